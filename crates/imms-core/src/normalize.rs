@@ -8,7 +8,9 @@ use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
 pub fn normalize_text(input: &str) -> String {
     let mut out = String::with_capacity(input.len());
     let mut pending_space = false;
-    let upper = input.chars().flat_map(char::to_uppercase);
+    // Decompose, drop accents, upper-case, and again: some letters only decompose or only
+    // gain an upper case after the other step.
+    let upper = input.nfkd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_uppercase);
     for c in upper.nfkd().filter(|c| !is_combining_mark(*c)) {
         if c.is_alphanumeric() {
             if pending_space && !out.is_empty() {
