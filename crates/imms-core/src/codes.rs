@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use chrono::NaiveDate;
+
 /// File names a code directory holds, relative to it. `hl7/*.tsv` value sets are listed by the
 /// caller, since this crate does no I/O.
 pub const CVX_FILE: &str = "cvx.tsv";
@@ -15,7 +17,12 @@ pub enum CodesError {
     #[error("{file}: the header should start with {expected:?}")]
     BadHeader { file: String, expected: String },
     #[error("{file} line {line}: expected {expected} tab-separated columns, found {found}")]
-    BadRow { file: String, line: usize, expected: usize, found: usize },
+    BadRow {
+        file: String,
+        line: usize,
+        expected: usize,
+        found: usize,
+    },
     #[error("{0} is missing from the code tables")]
     Missing(String),
 }
@@ -47,6 +54,9 @@ pub struct Cvx {
     pub short_description: String,
     pub full_name: String,
     pub status: CvxStatus,
+    /// For inactive and non-US codes, the date of the CDC's last change to the code, taken as
+    /// the day it went out of use.
+    pub inactive_since: Option<NaiveDate>,
     /// Vaccine groups (name, group CVX) the code belongs to; a combination has several.
     pub groups: Vec<(String, String)>,
 }
@@ -71,8 +81,14 @@ pub struct CodeTables {
 pub const EMBEDDED_FILES: &[(&str, &str)] = &[
     (CVX_FILE, include_str!("../../../data/codes/cvx.tsv")),
     (MVX_FILE, include_str!("../../../data/codes/mvx.tsv")),
-    (CVX_GROUP_FILE, include_str!("../../../data/codes/cvx_vaccine_group.tsv")),
-    (VALUE_SETS_FILE, include_str!("../../../data/codes/hl7/iz_value_sets.tsv")),
+    (
+        CVX_GROUP_FILE,
+        include_str!("../../../data/codes/cvx_vaccine_group.tsv"),
+    ),
+    (
+        VALUE_SETS_FILE,
+        include_str!("../../../data/codes/hl7/iz_value_sets.tsv"),
+    ),
 ];
 
 fn rows<'a>(
@@ -91,14 +107,21 @@ fn rows<'a>(
             })
         }
     }
-    Ok(lines.filter(|(_, l)| !l.trim().is_empty()).map(move |(i, line)| {
-        let cols: Vec<&str> = line.split('\t').map(str::trim).collect();
-        if cols.len() < columns {
-            Err(CodesError::BadRow { file: file.to_string(), line: i + 1, expected: columns, found: cols.len() })
-        } else {
-            Ok(cols)
-        }
-    }))
+    Ok(lines
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(move |(i, line)| {
+            let cols: Vec<&str> = line.split('\t').map(str::trim).collect();
+            if cols.len() < columns {
+                Err(CodesError::BadRow {
+                    file: file.to_string(),
+                    line: i + 1,
+                    expected: columns,
+                    found: cols.len(),
+                })
+            } else {
+                Ok(cols)
+            }
+        }))
 }
 
 impl CodeTables {
@@ -119,18 +142,31 @@ impl CodeTables {
         let mut tables = CodeTables::default();
         for row in rows(CVX_FILE, get(CVX_FILE)?, "cvx_code\t", 5)? {
             let r = row?;
+            let status = CvxStatus::parse(r[4]);
+            let inactive_since = match status {
+                CvxStatus::Inactive | CvxStatus::NonUs => r
+                    .get(5)
+                    .and_then(|d| NaiveDate::parse_from_str(d, "%m/%d/%Y").ok()),
+                _ => None,
+            };
             tables.cvx.insert(
                 r[0].to_string(),
                 Cvx {
                     code: r[0].to_string(),
                     short_description: r[1].to_string(),
                     full_name: r[2].to_string(),
-                    status: CvxStatus::parse(r[4]),
+                    status,
+                    inactive_since,
                     groups: Vec::new(),
                 },
             );
         }
-        for row in rows(CVX_GROUP_FILE, get(CVX_GROUP_FILE)?, "short_description\tcvx_code", 5)? {
+        for row in rows(
+            CVX_GROUP_FILE,
+            get(CVX_GROUP_FILE)?,
+            "short_description\tcvx_code",
+            5,
+        )? {
             let r = row?;
             if let Some(cvx) = tables.cvx.get_mut(r[1]) {
                 cvx.groups.push((r[3].to_string(), r[4].to_string()));
@@ -140,12 +176,25 @@ impl CodeTables {
             let r = row?;
             tables.mvx.insert(
                 r[0].to_string(),
-                Mvx { code: r[0].to_string(), name: r[1].to_string(), active: r[3] == "Active" },
+                Mvx {
+                    code: r[0].to_string(),
+                    name: r[1].to_string(),
+                    active: r[3] == "Active",
+                },
             );
         }
-        for row in rows(VALUE_SETS_FILE, get(VALUE_SETS_FILE)?, "binding_identifier\t", 6)? {
+        for row in rows(
+            VALUE_SETS_FILE,
+            get(VALUE_SETS_FILE)?,
+            "binding_identifier\t",
+            6,
+        )? {
             let r = row?;
-            tables.value_sets.entry(r[0].to_string()).or_default().insert(r[3].to_string());
+            tables
+                .value_sets
+                .entry(r[0].to_string())
+                .or_default()
+                .insert(r[3].to_string());
         }
         Ok(tables)
     }
@@ -161,7 +210,9 @@ impl CodeTables {
     /// Whether `code` is in the value set with this NIST binding id (e.g. `HL70163_IZ`).
     /// An unknown value set answers `true`: we cannot judge what we do not have.
     pub fn in_value_set(&self, binding_id: &str, code: &str) -> bool {
-        self.value_sets.get(binding_id).is_none_or(|set| set.contains(code))
+        self.value_sets
+            .get(binding_id)
+            .is_none_or(|set| set.contains(code))
     }
 
     pub fn has_value_set(&self, binding_id: &str) -> bool {
@@ -188,6 +239,10 @@ mod tests {
         assert_eq!(t.cvx("115").unwrap().short_description, "Tdap");
         assert_eq!(t.cvx("08").unwrap().status, CvxStatus::Active);
         assert_eq!(t.cvx("01").unwrap().status, CvxStatus::Inactive);
+        assert_eq!(
+            t.cvx("01").unwrap().inactive_since,
+            NaiveDate::from_ymd_opt(2010, 5, 28)
+        );
         let combo = t.cvx("146").unwrap();
         assert_eq!(combo.groups.len(), 4);
         assert_eq!(t.mvx("PFR").unwrap().name, "Pfizer, Inc");
@@ -200,6 +255,9 @@ mod tests {
     #[test]
     fn a_bad_file_says_where() {
         let files = [(CVX_FILE, "nope\n")];
-        assert!(matches!(CodeTables::parse(&files), Err(CodesError::BadHeader { .. })));
+        assert!(matches!(
+            CodeTables::parse(&files),
+            Err(CodesError::BadHeader { .. })
+        ));
     }
 }

@@ -10,7 +10,10 @@ pub fn normalize_text(input: &str) -> String {
     let mut pending_space = false;
     // Decompose, drop accents, upper-case, and again: some letters only decompose or only
     // gain an upper case after the other step.
-    let upper = input.nfkd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_uppercase);
+    let upper = input
+        .nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_uppercase);
     for c in upper.nfkd().filter(|c| !is_combining_mark(*c)) {
         if c.is_alphanumeric() {
             if pending_space && !out.is_empty() {
@@ -34,7 +37,9 @@ pub fn digits(input: &str) -> String {
 /// normalised.
 pub fn postal_code_key(input: &str) -> String {
     let d = digits(input);
-    if (d.len() == 5 || d.len() == 9) && d.len() == input.chars().filter(|c| c.is_ascii_alphanumeric()).count() {
+    if (d.len() == 5 || d.len() == 9)
+        && d.len() == input.chars().filter(|c| c.is_ascii_alphanumeric()).count()
+    {
         d[..5].to_string()
     } else {
         normalize_text(input)

@@ -27,7 +27,9 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("the database URL must start with sqlite:// or postgres:// (got a URL starting {0:?})")]
+    #[error(
+        "the database URL must start with sqlite:// or postgres:// (got a URL starting {0:?})"
+    )]
     UnsupportedUrl(String),
     #[error("could not open the database: {0}")]
     Connect(#[source] sqlx::Error),
@@ -78,7 +80,10 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        PoolSettings { max_connections: 16, acquire_timeout: Duration::from_secs(30) }
+        PoolSettings {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -114,7 +119,10 @@ impl Database {
                 })
             });
         }
-        let pool = pool_options.connect_with(options).await.map_err(DbError::Connect)?;
+        let pool = pool_options
+            .connect_with(options)
+            .await
+            .map_err(DbError::Connect)?;
         let db = Database { pool, engine };
         db.migrate().await?;
         Ok(db)

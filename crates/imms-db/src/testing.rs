@@ -71,16 +71,24 @@ pub async fn fresh_url(engine: Engine) -> (String, TestDatabaseCleanup) {
             let admin_url = std::env::var("IMMS_TEST_POSTGRES_URL")
                 .unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_string());
             let name = format!("imms_t_{}", random_suffix());
-            let mut conn = sqlx::AnyConnection::connect(&admin_url).await.unwrap_or_else(|e| {
-                panic!("PostgreSQL is needed for the conformance suite ({admin_url}): {e}")
-            });
+            let mut conn = sqlx::AnyConnection::connect(&admin_url)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("PostgreSQL is needed for the conformance suite ({admin_url}): {e}")
+                });
             sqlx::query(&format!("CREATE DATABASE {name}"))
                 .execute(&mut conn)
                 .await
                 .expect("create test database");
-            let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .unwrap_or(&admin_url);
             let url = format!("{base}/{name}");
-            (url, TestDatabaseCleanup(Cleanup::Postgres { admin_url, name }))
+            (
+                url,
+                TestDatabaseCleanup(Cleanup::Postgres { admin_url, name }),
+            )
         }
     }
 }
@@ -91,7 +99,9 @@ pub struct TestDatabaseCleanup(Cleanup);
 /// A fresh, migrated database of this engine.
 pub async fn fresh(engine: Engine) -> TestDatabase {
     let (url, TestDatabaseCleanup(cleanup)) = fresh_url(engine).await;
-    let db = Database::connect(&url).await.expect("connect to fresh test database");
+    let db = Database::connect(&url)
+        .await
+        .expect("connect to fresh test database");
     TestDatabase { db, url, cleanup }
 }
 
@@ -155,9 +165,15 @@ mod tests {
     #[tokio::test]
     async fn sqlite_is_durable_by_configuration() {
         let t = fresh(Engine::Sqlite).await;
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(t.db.pool()).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(t.db.pool())
+            .await
+            .unwrap();
         assert_eq!(mode, "wal");
-        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(t.db.pool()).await.unwrap();
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(t.db.pool())
+            .await
+            .unwrap();
         assert_eq!(sync, 2, "synchronous=FULL");
         t.drop_database().await;
     }

@@ -1,1 +1,93 @@
-fn main() {}
+//! `imms`: every component of the state immunization record system behind one command.
+//! `imms serve` runs them all in one process; the other subcommands are the operators'
+//! and integrators' tools, acting on the same store (see docs/ and INTERFACE.md).
+
+mod app;
+mod cmd;
+mod config;
+mod logging;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "imms",
+    version,
+    about = "State immunization record system: registry, identity, portal, record, console"
+)]
+struct Cli {
+    /// A TOML file with any of the IMMS_* settings (lower-case keys); the environment wins.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start every component in one process.
+    Serve {
+        /// Load this many demo persons (through the real ingest path) when the store is empty.
+        #[arg(long, value_name = "PERSONS")]
+        demo: Option<usize>,
+    },
+    /// Facilities that report to the registry.
+    Org {
+        #[command(subcommand)]
+        command: cmd::org::OrgCommand,
+    },
+    /// Send, import and validate HL7 v2 files.
+    Hl7 {
+        #[command(subcommand)]
+        command: cmd::hl7::Hl7Command,
+    },
+    /// Look at a person's record in the registry.
+    Person {
+        #[command(subcommand)]
+        command: cmd::person::PersonCommand,
+    },
+    /// CDC and HL7 code tables.
+    Codes {
+        #[command(subcommand)]
+        command: cmd::codes::CodesCommand,
+    },
+    /// Demo data, loaded through the real ingest path.
+    Demo {
+        #[command(subcommand)]
+        command: cmd::demo::DemoCommand,
+    },
+    /// Generate synthetic data files for load tests.
+    Gen {
+        #[command(subcommand)]
+        command: cmd::demo::GenCommand,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    logging::init();
+    let result = async {
+        let config = config::Config::load(cli.config.as_deref())?;
+        match cli.command {
+            Command::Serve { demo } => serve::run(config, demo).await,
+            Command::Org { command } => cmd::org::run(config, command).await,
+            Command::Hl7 { command } => cmd::hl7::run(config, command).await,
+            Command::Person { command } => cmd::person::run(config, command).await,
+            Command::Codes { command } => cmd::codes::run(config, command).await,
+            Command::Demo { command } => cmd::demo::run_demo(config, command).await,
+            Command::Gen { command } => cmd::demo::run_gen(command).await,
+        }
+    }
+    .await;
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("imms: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

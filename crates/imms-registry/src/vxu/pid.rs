@@ -1,0 +1,279 @@
+//! PID (and the facility's identifiers in it): who the message is about. Without an
+//! identifier, a name and a valid date of birth the person cannot be identified, and nothing
+//! in the message is stored.
+
+use chrono::NaiveDate;
+use imms_core::{Address, CodeTables, Identifier, NameType, Person, PersonName, Phone, Sex};
+use imms_hl7::{Field, Segment};
+
+use super::hl7date::{parse_date, DateError};
+use crate::problem::{AppError, Condition, Location, Problem, Scope};
+
+/// Longest text kept from any one name or address component.
+const MAX_TEXT: usize = 100;
+
+fn clean(value: &str) -> String {
+    value
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_TEXT)
+        .collect()
+}
+
+fn xpn(field: Field<'_>, rep: usize, default_type: NameType) -> Option<PersonName> {
+    let r = field.rep(rep);
+    let family = clean(&r.component(1).subcomponent_value(1));
+    let given = clean(&r.component(2).value());
+    if family.is_empty() && given.is_empty() {
+        return None;
+    }
+    let type_code = r.component(7).value();
+    Some(PersonName {
+        name_type: if type_code.trim().is_empty() {
+            default_type
+        } else {
+            NameType::from_hl7(type_code.trim())
+        },
+        family,
+        given,
+        middle: clean(&r.component(3).value()),
+        suffix: clean(&r.component(4).value()),
+    })
+}
+
+pub fn read_person(
+    pid: Segment<'_>,
+    facility_id: &str,
+    codes: &CodeTables,
+    today: NaiveDate,
+    problems: &mut Vec<Problem>,
+) -> Option<Person> {
+    let at = |field| Location::new("PID", 1, field);
+    let mut fatal = false;
+    let mut fail = |problems: &mut Vec<Problem>, p: Problem| {
+        fatal = true;
+        problems.push(p);
+    };
+
+    // PID-3: the facility's identifiers for the person.
+    let mut identifiers = Vec::new();
+    for r in pid.field(3).repetitions() {
+        let value = clean(&r.component(1).value());
+        if value.is_empty() {
+            continue;
+        }
+        identifiers.push(Identifier {
+            facility_id: facility_id.to_string(),
+            value,
+            authority: clean(&r.component(4).subcomponent_value(1)),
+            id_type: clean(&r.component(5).value()),
+        });
+    }
+    if identifiers.is_empty() {
+        fail(problems, Problem::new(at(3), Condition::RequiredFieldMissing, Scope::Person,
+            "PID-3 (patient identifier list) needs at least one identifier, such as the medical record number."));
+    }
+
+    // PID-5: names; the first repetition is the legal name unless typed otherwise.
+    let mut names = Vec::new();
+    for i in 1..=pid.field(5).repetition_count() {
+        if let Some(n) = xpn(
+            pid.field(5),
+            i,
+            if i == 1 {
+                NameType::Legal
+            } else {
+                NameType::Alias
+            },
+        ) {
+            names.push(n);
+        }
+    }
+    match names
+        .iter()
+        .find(|n| n.name_type == NameType::Legal)
+        .or(names.first())
+    {
+        None => fail(
+            problems,
+            Problem::new(
+                at(5),
+                Condition::RequiredFieldMissing,
+                Scope::Person,
+                "PID-5 (patient name) is required: family name and given name.",
+            ),
+        ),
+        Some(n) if n.family.is_empty() => fail(
+            problems,
+            Problem::new(
+                at(5).component(1),
+                Condition::RequiredFieldMissing,
+                Scope::Person,
+                "PID-5.1 (family name) is required.",
+            ),
+        ),
+        Some(n) if n.given.is_empty() => fail(
+            problems,
+            Problem::new(
+                at(5).component(2),
+                Condition::RequiredFieldMissing,
+                Scope::Person,
+                "PID-5.2 (given name) is required.",
+            ),
+        ),
+        Some(_) => {}
+    }
+
+    // PID-7: date of birth.
+    let dob_raw = pid.field(7).value();
+    let birth_date = match parse_date(&dob_raw) {
+        Ok(d) if d > today => {
+            fail(
+                problems,
+                Problem::new(
+                    at(7),
+                    Condition::DataType,
+                    Scope::Person,
+                    "PID-7 (date of birth) is in the future.",
+                )
+                .app(AppError::IllogicalDate),
+            );
+            None
+        }
+        Ok(d) if d < NaiveDate::from_ymd_opt(1850, 1, 1).expect("valid") => {
+            fail(
+                problems,
+                Problem::new(
+                    at(7),
+                    Condition::DataType,
+                    Scope::Person,
+                    "PID-7 (date of birth) is before 1850.",
+                )
+                .app(AppError::IllogicalDate),
+            );
+            None
+        }
+        Ok(d) => Some(d),
+        Err(_) if dob_raw.trim().is_empty() => {
+            fail(
+                problems,
+                Problem::new(
+                    at(7),
+                    Condition::RequiredFieldMissing,
+                    Scope::Person,
+                    "PID-7 (date of birth) is required.",
+                ),
+            );
+            None
+        }
+        Err(DateError::Incomplete) => {
+            fail(
+                problems,
+                Problem::new(
+                    at(7),
+                    Condition::DataType,
+                    Scope::Person,
+                    "PID-7 (date of birth) must give year, month and day (YYYYMMDD).",
+                )
+                .app(AppError::InvalidDate),
+            );
+            None
+        }
+        Err(DateError::Invalid) => {
+            fail(
+                problems,
+                Problem::new(
+                    at(7),
+                    Condition::DataType,
+                    Scope::Person,
+                    "PID-7 (date of birth) is not a valid date (YYYYMMDD).",
+                )
+                .app(AppError::InvalidDate),
+            );
+            None
+        }
+    };
+
+    // PID-8: sex; an unknown code is kept as U with a warning.
+    let sex_code = pid.field(8).value();
+    let sex = match Sex::from_hl7(sex_code.trim()) {
+        Some(s) => s,
+        None => {
+            if !sex_code.trim().is_empty() {
+                problems.push(Problem::new(at(8), Condition::TableValueNotFound, Scope::Nothing,
+                    "PID-8 (administrative sex) must be F, M or U (HL7 table 0001); stored as U.")
+                    .app(AppError::TableValueNotFound));
+            }
+            Sex::Unknown
+        }
+    };
+
+    // PID-11: addresses.
+    let mut addresses = Vec::new();
+    for r in pid.field(11).repetitions() {
+        let a = Address {
+            street: clean(&r.component(1).subcomponent_value(1)),
+            other: clean(&r.component(2).value()),
+            city: clean(&r.component(3).value()),
+            state: clean(&r.component(4).value()),
+            postal_code: clean(&r.component(5).value()),
+            country: clean(&r.component(6).value()),
+            address_type: clean(&r.component(7).value()),
+        };
+        if !a.is_empty() {
+            if !a.address_type.is_empty() && !codes.in_value_set("HL70190_IZ", &a.address_type) {
+                problems.push(Problem::new(at(11).component(7), Condition::TableValueNotFound, Scope::Nothing,
+                    "PID-11.7 (address type) is not in HL7 table 0190; the address is stored as sent.")
+                    .app(AppError::TableValueNotFound));
+            }
+            addresses.push(a);
+        }
+    }
+
+    // PID-13: phones (XTN-6 area code + XTN-7 local number, or XTN-1 as sent).
+    let mut phones = Vec::new();
+    for r in pid.field(13).repetitions() {
+        let joined = format!("{}{}", r.component(6).value(), r.component(7).value());
+        let digits = imms_core::normalize::digits(&joined);
+        let digits = if digits.is_empty() {
+            imms_core::normalize::digits(&r.component(1).value())
+        } else {
+            digits
+        };
+        if digits.len() >= 7 {
+            phones.push(Phone {
+                number: digits.chars().take(20).collect(),
+                use_code: clean(&r.component(2).value()),
+            });
+        }
+    }
+
+    let mother_maiden_name = xpn(pid.field(6), 1, NameType::Maiden).map(|mut n| {
+        n.name_type = NameType::Maiden;
+        n
+    });
+    let multiple_birth = match pid.field(24).value().trim() {
+        "Y" => Some(true),
+        "N" => Some(false),
+        _ => None,
+    };
+    let birth_order = pid.field(25).value().trim().parse::<u8>().ok();
+    let death_date = parse_date(&pid.field(29).value()).ok();
+
+    if fatal {
+        return None;
+    }
+    Some(Person {
+        names,
+        birth_date: birth_date?,
+        sex,
+        addresses,
+        phones,
+        identifiers,
+        mother_maiden_name,
+        multiple_birth,
+        birth_order,
+        death_date,
+    })
+}

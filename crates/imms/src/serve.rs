@@ -1,0 +1,105 @@
+//! `imms serve`: every component in one process, on one HTTP listener.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::State;
+use axum::http::{header, HeaderName, Request, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use imms_registry::credentials::VerifiedCache;
+use imms_registry::http::Hl7Http;
+use imms_registry::metrics::Metrics;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::App;
+use crate::config::Config;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone)]
+struct Ops {
+    app: Arc<App>,
+    metrics: Metrics,
+}
+
+pub fn router(app: Arc<App>, metrics: Metrics) -> Router {
+    let hl7 = Arc::new(Hl7Http {
+        ingestor: app.ingestor.clone(),
+        metrics: metrics.clone(),
+        cache: VerifiedCache::default(),
+    });
+    let ops = Ops { app, metrics };
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .with_state(ops)
+        .merge(imms_registry::http::router(hl7))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                // Method, path and request id only: query strings may carry personal data.
+                let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+        .layer(CatchPanicLayer::new())
+}
+
+async fn healthz(State(ops): State<Ops>) -> impl IntoResponse {
+    if ops.app.store().database().is_healthy().await {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+    }
+}
+
+async fn metrics_text(State(ops): State<Ops>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        ops.metrics.render(),
+    )
+}
+
+pub async fn run(config: Config, demo: Option<usize>) -> anyhow::Result<std::process::ExitCode> {
+    let app = Arc::new(App::open(config).await?);
+    if let Some(persons) = demo {
+        if app.store().counts().await?.persons == 0 {
+            crate::cmd::demo::load(&app, persons, crate::cmd::demo::DEFAULT_SEED, true).await?;
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(&app.config.http_addr)
+        .await
+        .with_context(|| format!("listening on {}", app.config.http_addr))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, engine = app.store().database().engine().name(), "imms is serving");
+    println!("imms is running at http://{addr} (public URL {}): HL7 v2 over HTTP at /hl7/v2, health at /healthz", app.config.public_url);
+    let router = router(app.clone(), Metrics::default());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    app.store().database().close().await;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
