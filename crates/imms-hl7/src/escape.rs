@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use crate::split::find;
 use crate::Delimiters;
 
 /// Most line breaks `\.sp n\` may stand for; bounds the output of hostile input.
@@ -24,7 +25,7 @@ const MAX_SKIPPED_LINES: usize = 100;
 /// Borrows `raw` unchanged when it holds no escape character. Never panics.
 pub fn unescape<'a>(raw: &'a str, d: &Delimiters) -> Cow<'a, str> {
     let e = d.escape;
-    let Some(first) = raw.find(e) else {
+    let Some(first) = find(raw, e) else {
         return Cow::Borrowed(raw);
     };
     let mut out = String::with_capacity(raw.len());
@@ -33,7 +34,7 @@ pub fn unescape<'a>(raw: &'a str, d: &Delimiters) -> Cow<'a, str> {
     // Invariant: `rest` starts with the escape character.
     loop {
         let after = &rest[e.len_utf8()..];
-        let Some(end) = after.find(e) else {
+        let Some(end) = find(after, e) else {
             out.push_str(rest);
             return Cow::Owned(out);
         };
@@ -45,7 +46,7 @@ pub fn unescape<'a>(raw: &'a str, d: &Delimiters) -> Cow<'a, str> {
             out.push(e);
             after
         };
-        match remaining.find(e) {
+        match find(remaining, e) {
             Some(next) => {
                 out.push_str(&remaining[..next]);
                 rest = &remaining[next..];

@@ -1,9 +1,9 @@
 //! Fields, repetitions and components: views into a segment, split on demand.
 
 use std::borrow::Cow;
-use std::str::Split;
 
 use crate::escape::unescape;
+use crate::split::{self, SplitOn};
 use crate::Delimiters;
 
 /// The HL7 explicit null: the value must be deleted at the receiver.
@@ -54,18 +54,29 @@ impl<'a> View<'a> {
             return Cow::Borrowed(self.raw);
         }
         let d = &self.delimiters;
-        let end = self
-            .raw
-            .find([d.repetition, d.component, d.subcomponent])
-            .unwrap_or(self.raw.len());
-        unescape(&self.raw[..end], d)
+        let end = if d.repetition.is_ascii() && d.component.is_ascii() && d.subcomponent.is_ascii()
+        {
+            let (r, c, s) = (d.repetition as u8, d.component as u8, d.subcomponent as u8);
+            let bytes = self.raw.as_bytes();
+            let is_separator = |&b: &u8| b == r || b == c || b == s;
+            match bytes.get(split::SHORT..) {
+                None => bytes.iter().position(is_separator),
+                Some(rest) => match bytes[..split::SHORT].iter().position(is_separator) {
+                    Some(i) => Some(i),
+                    None => memchr::memchr3(r, c, s, rest).map(|i| i + split::SHORT),
+                },
+            }
+        } else {
+            self.raw.find([d.repetition, d.component, d.subcomponent])
+        };
+        unescape(&self.raw[..end.unwrap_or(self.raw.len())], d)
     }
 }
 
 /// Piece `n` (1-based) of `raw` split on `sep`; empty when absent.
 fn nth(raw: &str, sep: char, n: usize) -> &str {
     match n.checked_sub(1) {
-        Some(i) => raw.split(sep).nth(i).unwrap_or_default(),
+        Some(i) => split::nth(raw, sep, i),
         None => "",
     }
 }
@@ -75,13 +86,13 @@ fn count(raw: &str, sep: char) -> usize {
     if raw.is_empty() {
         0
     } else {
-        raw.matches(sep).count() + 1
+        split::count(raw, sep) + 1
     }
 }
 
 /// Splits `raw` on `sep`, yielding nothing for an empty `raw`.
-fn pieces(raw: &str, sep: char) -> Option<Split<'_, char>> {
-    (!raw.is_empty()).then(|| raw.split(sep))
+fn pieces(raw: &str, sep: char) -> Option<SplitOn<'_>> {
+    (!raw.is_empty()).then(|| SplitOn::new(raw, sep))
 }
 
 /// A field of a segment, with all its repetitions.
@@ -263,7 +274,7 @@ impl<'a> Component<'a> {
 /// Iterator over a field's repetitions, from [`Field::repetitions`].
 #[derive(Debug, Clone)]
 pub struct Repetitions<'a> {
-    split: Option<Split<'a, char>>,
+    split: Option<SplitOn<'a>>,
     view: View<'a>,
 }
 
@@ -281,7 +292,7 @@ impl<'a> Iterator for Repetitions<'a> {
 /// Iterator over a repetition's components, from [`Repetition::components`].
 #[derive(Debug, Clone)]
 pub struct Components<'a> {
-    split: Option<Split<'a, char>>,
+    split: Option<SplitOn<'a>>,
     view: View<'a>,
 }
 
@@ -299,7 +310,7 @@ impl<'a> Iterator for Components<'a> {
 /// Iterator over a component's raw sub-components, from [`Component::subcomponents`].
 #[derive(Debug, Clone)]
 pub struct Subcomponents<'a> {
-    split: Option<Split<'a, char>>,
+    split: Option<SplitOn<'a>>,
 }
 
 impl<'a> Iterator for Subcomponents<'a> {

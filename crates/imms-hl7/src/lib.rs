@@ -68,6 +68,7 @@ mod field;
 mod lines;
 mod message;
 mod segment;
+mod split;
 
 pub use delimiters::Delimiters;
 pub use encode::{encode, SegmentBuilder};

@@ -24,10 +24,7 @@ impl<'a> Iterator for Lines<'a> {
         while self.pos < self.text.len() {
             let start = self.pos;
             let rest = &self.text.as_bytes()[start..];
-            let len = rest
-                .iter()
-                .position(|&b| b == b'\r' || b == b'\n')
-                .unwrap_or(rest.len());
+            let len = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
             // CR and LF are ASCII, so both ends are character boundaries.
             let line = &self.text[start..start + len];
             self.pos = start + len + 1;

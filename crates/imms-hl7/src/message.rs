@@ -50,7 +50,7 @@ pub fn parse(input: &str) -> Result<Message<'_>, ParseError> {
 
     let mut segment_count = 0;
     for (position, (_, line)) in (1..).zip(Lines::new(text)) {
-        let id = line.split(field).next().unwrap_or_default();
+        let id = crate::split::nth(line, field, 0);
         if !is_segment_id(id) {
             return Err(ParseError::InvalidSegmentId {
                 position,

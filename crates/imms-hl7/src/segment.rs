@@ -2,6 +2,7 @@
 
 use crate::field::Field;
 use crate::lines::Lines;
+use crate::split::{self, SplitOn};
 use crate::Delimiters;
 
 /// A segment of a parsed [`Message`](crate::Message): a view of one line of the input.
@@ -57,7 +58,7 @@ impl<'a> Segment<'a> {
         let id = self.id();
         let before = self.message.get(..self.start).unwrap_or_default();
         1 + Lines::new(before)
-            .filter(|(_, line)| line.split(self.delimiters.field).next() == Some(id))
+            .filter(|(_, line)| split::nth(line, self.delimiters.field, 0) == id)
             .count()
     }
 
@@ -78,7 +79,7 @@ impl<'a> Segment<'a> {
         if body.is_empty() {
             return 0;
         }
-        let separators = body.matches(self.delimiters.field).count();
+        let separators = split::count(body, self.delimiters.field);
         if self.is_header() {
             separators + 1
         } else {
@@ -99,20 +100,20 @@ impl<'a> Segment<'a> {
                 let raw = if n == 1 {
                     body.get(..sep.len_utf8()).unwrap_or_default()
                 } else {
-                    body.split(sep).nth(1).unwrap_or_default()
+                    split::nth(body, sep, 1)
                 };
                 return Field::literal(raw, self.delimiters);
             }
-            _ if self.is_header() => body.split(sep).nth(n - 1),
-            _ => body.split(sep).nth(n),
+            _ if self.is_header() => split::nth(body, sep, n - 1),
+            _ => split::nth(body, sep, n),
         };
-        Field::new(raw.unwrap_or_default(), self.delimiters)
+        Field::new(raw, self.delimiters)
     }
 
     /// Fields 1 to [`field_count`](Self::field_count), in order; cheaper than calling
     /// `field(n)` for each.
     pub fn fields(&self) -> Fields<'a> {
-        let mut split = self.body().split(self.delimiters.field);
+        let mut split = SplitOn::new(self.body(), self.delimiters.field);
         // The body starts with the separator, so the first piece is always empty.
         split.next();
         Fields {
@@ -141,7 +142,7 @@ impl<'a> Segment<'a> {
 /// Iterator over a segment's fields from field 1, from [`Segment::fields`].
 #[derive(Debug, Clone)]
 pub struct Fields<'a> {
-    split: std::str::Split<'a, char>,
+    split: SplitOn<'a>,
     header_separator: Option<&'a str>,
     number: usize,
     header: bool,
