@@ -5,7 +5,15 @@
 //! nothing else: it takes bytes, returns a typed [`IdDocument`] or a [`ScanError`] whose text
 //! tells the person what to do, and does no I/O (image bytes are never written anywhere).
 //!
+//! ## Use
+//! [`scan`]`(bytes, &Limits::default())` is the whole job for a card photo; `imms idscan FILE`
+//! prints its result as JSON (`serde_json::to_string(&doc)`).
+//!
 //! ## Pieces
+//! - [`intake`]: JPEG / PNG / WebP only, size and dimensions checked from the header before
+//!   decoding (15 MiB, 50 megapixels by default, see [`Limits`]), EXIF orientation honoured.
+//! - [`pdf417`]: the barcode search, a ladder of scales, binarizers and turns within a time
+//!   budget, over rxing's PDF417 reader.
 //! - [`parse_aamva`]: the AAMVA DL/ID Card Design Standard payload (PDF417 text on the back of a
 //!   US or Canadian card), versions 01–10, into an [`IdDocument`].
 //! - [`parse_mrz`] / [`parse_td3`]: an ICAO 9303 TD3 passport MRZ, every check digit verified.
@@ -17,13 +25,32 @@
 //! document has expired is the caller's decision: the expiry date is returned, not judged.
 
 mod aamva;
+mod deskew;
 mod document;
 mod error;
+pub mod intake;
 mod mrz;
+pub mod pdf417;
 #[cfg(feature = "testgen")]
 pub mod testgen;
 
 pub use aamva::parse_aamva;
 pub use document::{Address, DocumentKind, IdDocument, Sex};
 pub use error::ScanError;
+pub use intake::Limits;
 pub use mrz::{check_digit, parse_mrz, parse_td3};
+
+use zeroize::Zeroize;
+
+/// Reads a photo of the back of a US or Canadian driver's license or ID card: image intake
+/// ([`intake`]), PDF417 search ([`pdf417`]) and the AAMVA parse ([`parse_aamva`]). The decoded
+/// pixels and the barcode text are zeroed before they are freed.
+pub fn scan(bytes: &[u8], limits: &Limits) -> Result<IdDocument, ScanError> {
+    let gray = intake::decode_gray(bytes, limits)?;
+    let found = pdf417::read(&gray, limits.time_budget);
+    gray.into_raw().zeroize();
+    let mut text = found?;
+    let doc = parse_aamva(text.as_bytes());
+    text.zeroize();
+    doc
+}

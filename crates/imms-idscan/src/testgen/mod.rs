@@ -5,7 +5,9 @@
 pub mod aamva;
 pub mod mrz;
 pub mod people;
+pub mod photo;
 
 pub use aamva::AamvaCard;
 pub use mrz::Passport;
 pub use people::Person;
+pub use photo::Degradation;

@@ -1,0 +1,67 @@
+//! Read rate and timing over a seeded corpus of degraded card photos.
+//!
+//! `cargo run --release -p imms-idscan --features testgen --example readrate -- [N] [SEED] [SAVE_DIR]`
+//!
+//! Each photo is generated in memory from the seed; SAVE_DIR (optional, for looking at the
+//! corpus) receives the photos as files.
+
+use std::time::Instant;
+
+use imms_idscan::testgen::{photo, AamvaCard, Degradation};
+use imms_idscan::{scan, Limits};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2026);
+    let save = args.get(3);
+    let limits = Limits::default();
+    let (mut right, mut wrong, mut unread) = (0, 0, 0);
+    let mut times = Vec::new();
+    let mut megapixels = Vec::new();
+    for i in 0..n {
+        let mut rng = StdRng::seed_from_u64(seed.wrapping_add(i as u64));
+        let card = AamvaCard::random(&mut rng);
+        let d = Degradation::random(&mut rng);
+        let symbol = photo::pdf417_symbol(&card.payload());
+        let bytes = photo::photo_of_symbol(&symbol, &d, &mut rng);
+        if let Some(dir) = save {
+            std::fs::write(format!("{dir}/card-{i:04}.jpg"), &bytes).unwrap();
+            let g = imms_idscan::intake::decode_gray(&bytes, &limits).unwrap();
+            let (gw, gh) = (g.width(), g.height());
+            let f = 1000.0 / gw.max(gh) as f64;
+            let (pw, ph) = ((gw as f64 * f) as u32, (gh as f64 * f) as u32);
+            image::imageops::thumbnail(&g, pw, ph)
+                .save(format!("{dir}/preview-{i:04}.png"))
+                .unwrap();
+        }
+        let w = d.photo_width as f64;
+        megapixels.push(w * w * 0.75 / 1e6);
+        let t = Instant::now();
+        let got = scan(&bytes, &limits);
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        match got {
+            Ok(doc) if doc == card.expected() => right += 1,
+            Ok(doc) => {
+                wrong += 1;
+                eprintln!("#{i} WRONG {doc:?}\n  expected {:?}", card.expected());
+            }
+            Err(e) => {
+                unread += 1;
+                eprintln!("#{i} unread ({e}) {d:?}");
+            }
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let pct = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "photos={n} right={right} wrong={wrong} unread={unread} read_rate={:.1}% median_ms={:.0} p95_ms={:.0} max_ms={:.0} mean_mp={:.1}",
+        100.0 * right as f64 / n as f64,
+        pct(0.5),
+        pct(0.95),
+        pct(1.0),
+        megapixels.iter().sum::<f64>() / n as f64
+    );
+}
