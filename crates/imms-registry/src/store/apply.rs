@@ -30,7 +30,7 @@ pub async fn ingest_once(
     make_ack: &(dyn Fn(&[Problem]) -> (AckCode, String) + Sync),
 ) -> Result<Stored, StoreError> {
     let mut tx = db.pool().begin().await?;
-    let stored = apply_message(&mut tx, vxu, now, make_ack).await?;
+    let stored = apply_message(&mut tx, db.engine(), vxu, now, make_ack).await?;
     match stored {
         Stored::Duplicate { .. } => tx.rollback().await?,
         Stored::Applied { .. } => tx.commit().await?,
@@ -51,7 +51,7 @@ pub async fn ingest_batch(
     for vxu in vxus {
         let mut sp = tx.begin().await?;
         let ack = |problems: &[Problem]| make_ack(vxu, problems);
-        match apply_message(&mut sp, vxu, now, &ack).await {
+        match apply_message(&mut sp, db.engine(), vxu, now, &ack).await {
             Ok(stored) => {
                 sp.commit().await?;
                 results.push(Ok(stored));
@@ -68,6 +68,7 @@ pub async fn ingest_batch(
 
 async fn apply_message(
     tx: &mut Tx<'_>,
+    engine: imms_db::Engine,
     vxu: &Vxu,
     now: DateTime<Utc>,
     make_ack: &(dyn Fn(&[Problem]) -> (AckCode, String) + Sync),
@@ -93,14 +94,14 @@ async fn apply_message(
     }
 
     let mut problems = vxu.problems.clone();
-    let person_id = match link::find(tx, person).await? {
+    let person_id = match link::find(tx, engine, person).await? {
         Link::Known(id) | Link::Certain(id) => {
             update_person(tx, &ctx, id, person, &mut problems).await?;
             id
         }
         Link::New { look_alikes } => {
             let id = create_person(tx, &ctx, person).await?;
-            add_demographics(tx, &ctx, id, person, &mut problems).await?;
+            add_demographics(tx, &ctx, id, person, true, &mut problems).await?;
             for other in look_alikes {
                 sqlx::query("INSERT INTO possible_duplicates (person_id, candidate_id, reason, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
                     .bind(id)
@@ -216,7 +217,7 @@ async fn update_person(
     .bind(id)
     .execute(&mut **tx)
     .await?;
-    add_demographics(tx, ctx, id, p, problems).await?;
+    add_demographics(tx, ctx, id, p, false, problems).await?;
     audit(tx, ctx, "update", "person", Some(id), id).await
 }
 
@@ -226,6 +227,7 @@ async fn add_demographics(
     ctx: &Ctx<'_>,
     id: i64,
     p: &Person,
+    is_new: bool,
     problems: &mut Vec<Problem>,
 ) -> Result<(), StoreError> {
     let (legal_family, legal_given) = legal_keys(p);
@@ -292,6 +294,8 @@ async fn add_demographics(
         .await?;
         match owner {
             Some((owner,)) if owner == id => {}
+            // Another node stored this identifier after our look-up: start over and link to it.
+            Some(_) if is_new => return Err(StoreError::Race),
             Some(_) => problems.push(Problem::new(Location::new("PID", 1, 3), Condition::DuplicateKeyIdentifier, Scope::Nothing,
                 "One of the patient identifiers in PID-3 already belongs to another person in the registry; it was not linked to this one.")),
             None => {

@@ -5,6 +5,8 @@
 
 use imms_core::normalize::{digits, normalize_text, postal_code_key};
 use imms_core::{NameType, Person};
+use imms_db::Engine;
+use sha2::{Digest, Sha256};
 use sqlx::{Any, Transaction};
 
 use super::StoreError;
@@ -26,7 +28,11 @@ pub fn legal_keys(person: &Person) -> (String, String) {
     )
 }
 
-pub async fn find(tx: &mut Transaction<'_, Any>, person: &Person) -> Result<Link, StoreError> {
+pub async fn find(
+    tx: &mut Transaction<'_, Any>,
+    engine: Engine,
+    person: &Person,
+) -> Result<Link, StoreError> {
     for id in &person.identifiers {
         let found: Option<(i64,)> = sqlx::query_as(
             "SELECT person_id FROM person_identifiers WHERE facility_id = $1 AND id_type = $2 AND value = $3",
@@ -43,6 +49,17 @@ pub async fn find(tx: &mut Transaction<'_, Any>, person: &Person) -> Result<Link
 
     let (family_key, given_key) = legal_keys(person);
     let birth_date = person.birth_date.to_string();
+    if engine == Engine::Postgres {
+        // Two nodes creating the same new person at once would each miss the other's
+        // uncommitted row: serialise look-ups of one identity (SQLite has one writer anyway).
+        let digest =
+            Sha256::digest(format!("{family_key}\u{1f}{given_key}\u{1f}{birth_date}").as_bytes());
+        let key = i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+    }
     // Everyone born that day who shares the family or the given name: the certain match, if
     // any, is among them, and the rest are the look-alikes worth a person's review.
     let rows: Vec<(i64, String, String, String, String)> = sqlx::query_as(

@@ -27,6 +27,8 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("{0}")]
     Conflict(String),
+    #[error("another writer stored the same person at the same moment")]
+    Race,
 }
 
 impl StoreError {
@@ -42,7 +44,7 @@ impl StoreError {
                 ) || e.message().contains("database is locked")
                     || e.message().contains("UNIQUE constraint failed")
             }
-            StoreError::Sql(sqlx::Error::PoolTimedOut) => true,
+            StoreError::Sql(sqlx::Error::PoolTimedOut) | StoreError::Race => true,
             _ => false,
         }
     }

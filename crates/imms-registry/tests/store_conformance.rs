@@ -1,0 +1,287 @@
+//! The registry's store, run on SQLite and on PostgreSQL: both engines must give the same
+//! answers to the same messages.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{vxu, with, VXU};
+use imms_core::CodeTables;
+use imms_db::Database;
+use imms_registry::ack::AckCode;
+use imms_registry::ingest::{Authority, Ingestor};
+use imms_registry::store::Store;
+
+fn ingestor(db: Database) -> Ingestor {
+    Ingestor::new(Store::new(db), Arc::new(CodeTables::embedded()), "IMMS")
+}
+
+async fn person(ing: &Ingestor, facility: &str, mrn: &str) -> imms_registry::store::PersonRecord {
+    let id = ing
+        .store()
+        .person_by_identifier(facility, mrn)
+        .await
+        .unwrap()
+        .expect("person known by identifier");
+    ing.store().person_record(id).await.unwrap().unwrap()
+}
+
+imms_db::conformance_test!(
+    stores_a_vxu_and_answers_aa_after_commit,
+    |db: Database| async move {
+        let ing = ingestor(db);
+        let out = ing
+            .process(VXU, Authority::Facility("CLINIC-1"))
+            .await
+            .unwrap();
+        assert_eq!(out.code, AckCode::Accept, "{}", out.ack);
+        assert!(out.ack.contains("\rMSA|AA|MSG-0001"));
+        let rec = person(&ing, "CLINIC-1", "MRN-1001").await;
+        assert_eq!(rec.birth_date, "1980-04-12");
+        assert_eq!(rec.names[0].family, "Quintero");
+        assert_eq!(rec.immunizations.len(), 2);
+        assert_eq!(rec.immunizations[0].cvx, "03", "in date order");
+        assert_eq!(
+            rec.immunizations[1].lot_number.as_deref(),
+            Some("TDAP-LOT-7")
+        );
+        assert_eq!(rec.immunizations[1].vfc_eligibility.as_deref(), Some("V01"));
+        assert_eq!(rec.addresses[0].postal_code, "48933-1234");
+        assert_eq!(rec.mother_maiden_family.as_deref(), Some("Ferrante"));
+        let audit: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE control_id = 'MSG-0001'")
+                .fetch_one(ing.store().database().pool())
+                .await
+                .unwrap();
+        assert!(audit >= 3, "person created and two doses added are audited");
+    }
+);
+
+imms_db::conformance_test!(
+    a_resend_gets_the_same_answer_and_stores_nothing_twice,
+    |db: Database| async move {
+        let ing = ingestor(db);
+        let first = ing
+            .process(VXU, Authority::Facility("CLINIC-1"))
+            .await
+            .unwrap();
+        let before = ing.store().counts().await.unwrap();
+        let second = ing
+            .process(VXU, Authority::Facility("CLINIC-1"))
+            .await
+            .unwrap();
+        assert!(second.duplicate);
+        assert_eq!(second.ack, first.ack);
+        assert_eq!(ing.store().counts().await.unwrap(), before);
+        // Another facility may reuse the control id.
+        let other = VXU.replace("|CLINIC-1|IMMS|", "|CLINIC-2|IMMS|");
+        let third = ing
+            .process(&other, Authority::Facility("CLINIC-2"))
+            .await
+            .unwrap();
+        assert!(!third.duplicate);
+    }
+);
+
+imms_db::conformance_test!(
+    updates_and_deletes_by_filler_order_number,
+    |db: Database| async move {
+        let ing = ingestor(db);
+        ing.process(VXU, Authority::Operator).await.unwrap();
+        let update = with("MSG-0001", "MSG-0002")
+            .replace("TDAP-LOT-7", "TDAP-LOT-8")
+            .replacen("|CP|A\r", "|CP|U\r", 1);
+        let out = ing.process(&update, Authority::Operator).await.unwrap();
+        assert_eq!(out.code, AckCode::Accept, "{}", out.ack);
+        let rec = person(&ing, "CLINIC-1", "MRN-1001").await;
+        assert_eq!(rec.immunizations.len(), 2);
+        assert!(rec
+            .immunizations
+            .iter()
+            .any(|i| i.lot_number.as_deref() == Some("TDAP-LOT-8")));
+
+        let delete = with("MSG-0001", "MSG-0003").replacen("|CP|A\r", "|CP|D\r", 1);
+        let out = ing.process(&delete, Authority::Operator).await.unwrap();
+        assert_eq!(out.code, AckCode::Accept, "{}", out.ack);
+        let rec = person(&ing, "CLINIC-1", "MRN-1001").await;
+        assert_eq!(
+            rec.immunizations.len(),
+            1,
+            "the Tdap is deleted, the MMR stays"
+        );
+        assert_eq!(rec.immunizations[0].cvx, "03");
+
+        let unknown = with("MSG-0001", "MSG-0004")
+            .replace("CLINIC-1-ORD-1", "NO-SUCH-ORDER")
+            .replacen("|CP|A\r", "|CP|D\r", 1);
+        let out = ing.process(&unknown, Authority::Operator).await.unwrap();
+        assert_eq!(out.code, AckCode::Error);
+        assert!(
+            out.ack.contains("|204^Unknown key identifier^HL70357|"),
+            "{}",
+            out.ack
+        );
+    }
+);
+
+imms_db::conformance_test!(links_only_when_certain, |db: Database| async move {
+    let ing = ingestor(db);
+    ing.process(VXU, Authority::Operator).await.unwrap();
+    // Another clinic, same name, birth date, sex and address: the same person.
+    let same = VXU
+        .replace("CLINIC-1", "CLINIC-2")
+        .replace("MRN-1001", "X-77");
+    assert_eq!(
+        ing.process(&same, Authority::Operator).await.unwrap().code,
+        AckCode::Accept
+    );
+    let a = ing
+        .store()
+        .person_by_identifier("CLINIC-1", "MRN-1001")
+        .await
+        .unwrap();
+    let b = ing
+        .store()
+        .person_by_identifier("CLINIC-2", "X-77")
+        .await
+        .unwrap();
+    assert_eq!(a, b);
+    // Same name and birth date but nothing else agrees: a new person, queued for review.
+    let lookalike = VXU
+        .replace("CLINIC-1", "CLINIC-3")
+        .replace("MRN-1001", "Z-1")
+        .replace(
+            "417 Larkspur Ln^^Lansing^MI^48933-1234",
+            "9 Pine Rd^^Marquette^MI^49855",
+        )
+        .replace("^517^5550199", "^906^5550111")
+        .replace("Ferrante^Giulia", "Bianchi^Sara")
+        .replace("Quintero^Rosalind^Maeve", "Quintero^Rosalind^");
+    ing.process(&lookalike, Authority::Operator).await.unwrap();
+    let c = ing
+        .store()
+        .person_by_identifier("CLINIC-3", "Z-1")
+        .await
+        .unwrap();
+    assert_ne!(a, c);
+    let counts = ing.store().counts().await.unwrap();
+    assert_eq!(counts.persons, 2);
+    assert_eq!(counts.possible_duplicates, 1);
+});
+
+imms_db::conformance_test!(
+    concurrent_messages_for_one_new_person_make_one_person,
+    |db: Database| async move {
+        let ing = Arc::new(ingestor(db));
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let ing = ing.clone();
+            tasks.push(tokio::spawn(async move {
+                let m = vxu(
+                    &format!("C-{i}"),
+                    "MRN-RACE",
+                    "Okafor",
+                    "Ada",
+                    "20010203",
+                    &[(&format!("ORD-{i}"), "20240101", "115")],
+                );
+                ing.process(&m, Authority::Operator).await.unwrap()
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap().code, AckCode::Accept);
+        }
+        let counts = ing.store().counts().await.unwrap();
+        assert_eq!(counts.persons, 1);
+        assert_eq!(counts.messages, 16);
+    }
+);
+
+imms_db::conformance_test!(
+    a_batch_stores_each_message_once,
+    |db: Database| async move {
+        let ing = ingestor(db);
+        let a = vxu(
+            "B-1",
+            "M-1",
+            "Nowak",
+            "Jan",
+            "19700101",
+            &[("O-1", "20240101", "115")],
+        );
+        let b = vxu(
+            "B-2",
+            "M-2",
+            "Nowak",
+            "Ewa",
+            "19720202",
+            &[("O-2", "20240101", "115")],
+        );
+        let bad = vxu("B-3", "M-3", "Nowak", "Ola", "29990101", &[]);
+        let outcomes = ing
+            .process_batch(&[&a, &b, &a, &bad], Authority::Operator)
+            .await;
+        let codes: Vec<_> = outcomes.iter().map(|o| o.as_ref().unwrap().code).collect();
+        assert_eq!(
+            codes,
+            vec![
+                AckCode::Accept,
+                AckCode::Accept,
+                AckCode::Accept,
+                AckCode::Error
+            ]
+        );
+        assert!(outcomes[2].as_ref().unwrap().duplicate);
+        assert_eq!(ing.store().counts().await.unwrap().persons, 2);
+    }
+);
+
+imms_db::conformance_test!(
+    a_refusal_is_kept_apart_from_doses,
+    |db: Database| async move {
+        let ing = ingestor(db);
+        let refusal = with(
+            "|TDAP-LOT-7|20251231|SKB^GlaxoSmithKline^MVX|||CP|A",
+            "||||00^Parental decision^NIP002||RE|A",
+        );
+        assert_eq!(
+            ing.process(&refusal, Authority::Operator)
+                .await
+                .unwrap()
+                .code,
+            AckCode::Accept
+        );
+        let rec = person(&ing, "CLINIC-1", "MRN-1001").await;
+        assert_eq!(rec.refusals.len(), 1);
+        assert_eq!(rec.refusals[0].cvx, "115");
+        assert_eq!(rec.immunizations.len(), 1);
+    }
+);
+
+imms_db::conformance_test!(
+    concurrent_reports_from_two_clinics_make_one_person,
+    |db: Database| async move {
+        let ing = Arc::new(ingestor(db));
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let ing = ing.clone();
+            tasks.push(tokio::spawn(async move {
+                // Each clinic has its own record number; name, birth date, sex and address agree.
+                let m = vxu(
+                    &format!("K-{i}"),
+                    &format!("CLINIC-MRN-{i}"),
+                    "Ståhl",
+                    "Björn",
+                    "19650505",
+                    &[],
+                )
+                .replace("|CLINIC-1|", &format!("|CLINIC-{i}|"));
+                ing.process(&m, Authority::Operator).await.unwrap()
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap().code, AckCode::Accept);
+        }
+        assert_eq!(ing.store().counts().await.unwrap().persons, 1);
+    }
+);
