@@ -36,6 +36,9 @@ pub struct DoseReport {
 }
 
 fn text(value: &str, max: usize) -> Option<String> {
+    if value.trim() == "\"\"" {
+        return None;
+    }
     let v: String = value
         .trim()
         .chars()

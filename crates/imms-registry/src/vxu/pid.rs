@@ -12,7 +12,12 @@ use crate::problem::{AppError, Condition, Location, Problem, Scope};
 /// Longest text kept from any one name or address component.
 const MAX_TEXT: usize = 100;
 
+/// Trimmed, without control characters, at most [`MAX_TEXT`] characters. The HL7 explicit
+/// null `""` ("no value") reads as empty.
 fn clean(value: &str) -> String {
+    if value.trim() == "\"\"" {
+        return String::new();
+    }
     value
         .trim()
         .chars()

@@ -210,23 +210,30 @@ async fn import(config: Config, paths: &[PathBuf]) -> anyhow::Result<std::proces
                     }
                     if o.code != AckCode::Accept {
                         let (code, detail) = summarize_ack(&o.ack);
-                        bar.println(format!(
-                            "{file} message {n} ({}): {code} stored in part: {detail}",
-                            o.control_id
-                        ));
+                        bar.suspend(|| {
+                            eprintln!(
+                                "{}",
+                                format!(
+                                    "{file} message {n} ({}): {code} stored in part: {detail}",
+                                    o.control_id
+                                )
+                            )
+                        });
                     }
                 }
                 Ok(o) => {
                     rejected += 1;
                     let (code, detail) = summarize_ack(&o.ack);
-                    bar.println(format!(
-                        "{file} message {n} ({}): {code} {detail}",
-                        o.control_id
-                    ));
+                    bar.suspend(|| {
+                        eprintln!(
+                            "{}",
+                            format!("{file} message {n} ({}): {code} {detail}", o.control_id)
+                        )
+                    });
                 }
                 Err(e) => {
                     rejected += 1;
-                    bar.println(format!("{file} message {n}: not stored: {e}"));
+                    bar.suspend(|| eprintln!("{}", format!("{file} message {n}: not stored: {e}")));
                 }
             }
         }
