@@ -3,6 +3,11 @@
 //! An AA (or an AE for a message stored in part) is produced only after the transaction
 //! holding the data and the answer has committed. A message that cannot be read or is
 //! refused stores nothing and gets an AR or AE saying exactly what is wrong.
+//!
+//! Storing goes through writer tasks that practise group commit: a writer takes every
+//! message waiting in its queue (up to [`MAX_GROUP`]), stores each in its own savepoint of
+//! one transaction, commits once, then answers them all. Under load this turns one fsync
+//! per message into one per group, and SQLite's single writer never waits on a lock.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,7 +15,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use imms_core::CodeTables;
 use imms_hl7::{parse, Delimiters, ParseError};
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::ack::{build_ack, AckCode, AckContext};
 use crate::problem::{Condition, Location, Problem, Scope};
@@ -79,13 +84,90 @@ pub fn validate(codes: &CodeTables, raw: &str) -> Validation {
     }
 }
 
+/// Most messages stored by one commit.
+pub const MAX_GROUP: usize = 256;
+
+/// Builds ACKs: our MSH, the message's MSH-10, an ERR per problem.
+struct AckMaker {
+    registry_id: String,
+    counter: AtomicU64,
+}
+
+impl AckMaker {
+    fn ack(&self, header: Option<&Header>, code: AckCode, problems: &[Problem]) -> String {
+        let default = Delimiters::default();
+        let now = Utc::now();
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let ack_id = format!("{}{:06}", now.format("%Y%m%d%H%M%S%3f"), n % 1_000_000);
+        let ctx = AckContext {
+            registry_id: &self.registry_id,
+            delimiters: header.map(|h| &h.delimiters).unwrap_or(&default),
+            sending_application: header.map(|h| h.sending_application.as_str()).unwrap_or(""),
+            sending_facility: header.map(|h| h.facility_id.as_str()).unwrap_or(""),
+            control_id: header.map(|h| h.control_id.as_str()).unwrap_or(""),
+            processing_id: header.map(|h| h.processing_id.as_str()).unwrap_or("P"),
+            now,
+            ack_control_id: &ack_id,
+        };
+        build_ack(&ctx, code, problems)
+    }
+
+    fn for_stored(&self, vxu: &Vxu, problems: &[Problem]) -> (AckCode, String) {
+        let code = AckCode::for_problems(problems);
+        (code, self.ack(Some(&vxu.header), code, problems))
+    }
+}
+
+struct Job {
+    vxu: Vxu,
+    reply: oneshot::Sender<Result<Stored, StoreError>>,
+}
+
+/// One writer: groups what is waiting, stores it with one commit, answers.
+async fn writer(store: Store, acks: Arc<AckMaker>, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let mut jobs = Vec::new();
+        {
+            let mut rx = queue.lock().await;
+            match rx.recv().await {
+                Some(job) => jobs.push(job),
+                None => return,
+            }
+            while jobs.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        let refs: Vec<&Vxu> = jobs.iter().map(|j| &j.vxu).collect();
+        let make_ack = |vxu: &Vxu, problems: &[Problem]| acks.for_stored(vxu, problems);
+        let results = match store.ingest_batch(&refs, Utc::now(), &make_ack).await {
+            Ok(results) => results,
+            Err(e) => refs
+                .iter()
+                .map(|_| Err(StoreError::Conflict(e.to_string())))
+                .collect(),
+        };
+        for (job, result) in jobs.into_iter().zip(results) {
+            // A message that failed inside the group is tried again alone (with retries).
+            let result = match result {
+                Ok(stored) => Ok(stored),
+                Err(_) => {
+                    let make_ack = |problems: &[Problem]| acks.for_stored(&job.vxu, problems);
+                    store.ingest(&job.vxu, Utc::now(), &make_ack).await
+                }
+            };
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
 pub struct Ingestor {
     store: Store,
     codes: Arc<CodeTables>,
-    registry_id: String,
-    /// Writers allowed at once: one for SQLite (a single-writer engine), more for PostgreSQL.
-    writers: Semaphore,
-    ack_counter: AtomicU64,
+    acks: Arc<AckMaker>,
+    queue: mpsc::Sender<Job>,
 }
 
 fn parse_problem(e: &ParseError) -> Problem {
@@ -105,18 +187,35 @@ fn parse_problem(e: &ParseError) -> Problem {
     )
 }
 
+/// What reading and checking decided before anything is stored.
+enum Checked {
+    /// Answered without storing (rejected, or the person could not be identified).
+    Answered(IngestOutcome),
+    ToStore(Vxu),
+}
+
 impl Ingestor {
+    /// Starts the writer tasks (one for SQLite, a single-writer engine; two for PostgreSQL).
+    /// Must be called inside a tokio runtime.
     pub fn new(store: Store, codes: Arc<CodeTables>, registry_id: impl Into<String>) -> Ingestor {
         let writers = match store.database().engine() {
             imms_db::Engine::Sqlite => 1,
-            imms_db::Engine::Postgres => 8,
+            imms_db::Engine::Postgres => 2,
         };
+        let acks = Arc::new(AckMaker {
+            registry_id: registry_id.into(),
+            counter: AtomicU64::new(0),
+        });
+        let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..writers {
+            tokio::spawn(writer(store.clone(), acks.clone(), rx.clone()));
+        }
         Ingestor {
             store,
             codes,
-            registry_id: registry_id.into(),
-            writers: Semaphore::new(writers),
-            ack_counter: AtomicU64::new(0),
+            acks,
+            queue: tx,
         }
     }
 
@@ -128,30 +227,65 @@ impl Ingestor {
         &self.codes
     }
 
-    fn ack(&self, header: Option<&Header>, code: AckCode, problems: &[Problem]) -> String {
-        let default = Delimiters::default();
-        let now = Utc::now();
-        let n = self.ack_counter.fetch_add(1, Ordering::Relaxed);
-        let ack_id = format!("{}{:06}", now.format("%Y%m%d%H%M%S%3f"), n % 1_000_000);
-        let ctx = AckContext {
-            registry_id: &self.registry_id,
-            delimiters: header.map(|h| &h.delimiters).unwrap_or(&default),
-            sending_application: header.map(|h| h.sending_application.as_str()).unwrap_or(""),
-            sending_facility: header.map(|h| h.facility_id.as_str()).unwrap_or(""),
-            control_id: header.map(|h| h.control_id.as_str()).unwrap_or(""),
-            processing_id: header.map(|h| h.processing_id.as_str()).unwrap_or("P"),
-            now,
-            ack_control_id: &ack_id,
-        };
-        build_ack(&ctx, code, problems)
+    fn answered(
+        &self,
+        header: Option<&Header>,
+        code: AckCode,
+        problems: &[Problem],
+    ) -> IngestOutcome {
+        IngestOutcome {
+            ack: self.acks.ack(header, code, problems),
+            code,
+            facility_id: header.map(|h| h.facility_id.clone()).unwrap_or_default(),
+            control_id: header.map(|h| h.control_id.clone()).unwrap_or_default(),
+            duplicate: false,
+            stored: false,
+        }
     }
 
-    fn check(
-        &self,
-        raw: &str,
-        authority: Authority<'_>,
-    ) -> Result<Vxu, (Option<Header>, Vec<Problem>)> {
-        check(&self.codes, raw, authority)
+    fn check(&self, raw: &str, authority: Authority<'_>) -> Checked {
+        match check(&self.codes, raw, authority) {
+            Err((header, problems)) => {
+                Checked::Answered(self.answered(header.as_ref(), AckCode::Reject, &problems))
+            }
+            Ok(vxu) if vxu.worst_scope() >= Scope::Person => {
+                let code = AckCode::for_problems(&vxu.problems);
+                Checked::Answered(self.answered(Some(&vxu.header), code, &vxu.problems))
+            }
+            Ok(vxu) => Checked::ToStore(vxu),
+        }
+    }
+
+    /// Hands a readable message to a writer; the answer comes after its group committed.
+    async fn submit(&self, vxu: Vxu) -> oneshot::Receiver<Result<Stored, StoreError>> {
+        let (reply, answer) = oneshot::channel();
+        if let Err(mpsc::error::SendError(job)) = self.queue.send(Job { vxu, reply }).await {
+            let _ = job.reply.send(Err(StoreError::Conflict(
+                "the registry is shutting down".into(),
+            )));
+        }
+        answer
+    }
+
+    async fn stored_outcome(
+        vxu_header: (String, String),
+        answer: oneshot::Receiver<Result<Stored, StoreError>>,
+    ) -> Result<IngestOutcome, StoreError> {
+        let stored = answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Conflict("the writer stopped".into())))?;
+        let (ack, code, duplicate) = match stored {
+            Stored::Duplicate { ack, code } => (ack, code_of(&code), true),
+            Stored::Applied { code, ack, .. } => (ack, code, false),
+        };
+        Ok(IngestOutcome {
+            ack,
+            code,
+            facility_id: vxu_header.0,
+            control_id: vxu_header.1,
+            duplicate,
+            stored: true,
+        })
     }
 
     /// Processes one message end to end. An `Err` means the store failed: nothing was
@@ -161,143 +295,47 @@ impl Ingestor {
         raw: &str,
         authority: Authority<'_>,
     ) -> Result<IngestOutcome, StoreError> {
-        let vxu = match self.check(raw, authority) {
-            Ok(vxu) => vxu,
-            Err((header, problems)) => {
-                let ack = self.ack(header.as_ref(), AckCode::Reject, &problems);
-                return Ok(IngestOutcome {
-                    ack,
-                    code: AckCode::Reject,
-                    facility_id: String::new(),
-                    control_id: String::new(),
-                    duplicate: false,
-                    stored: false,
-                });
+        match self.check(raw, authority) {
+            Checked::Answered(outcome) => Ok(outcome),
+            Checked::ToStore(vxu) => {
+                let ids = (
+                    vxu.header.facility_id.clone(),
+                    vxu.header.control_id.clone(),
+                );
+                let answer = self.submit(vxu).await;
+                Self::stored_outcome(ids, answer).await
             }
-        };
-        let code = AckCode::for_problems(&vxu.problems);
-        if vxu.worst_scope() >= Scope::Person {
-            let ack = self.ack(Some(&vxu.header), code, &vxu.problems);
-            return Ok(IngestOutcome {
-                ack,
-                code,
-                facility_id: vxu.header.facility_id.clone(),
-                control_id: vxu.header.control_id.clone(),
-                duplicate: false,
-                stored: false,
-            });
         }
-        let _permit = self
-            .writers
-            .acquire()
-            .await
-            .expect("semaphore never closed");
-        let make_ack = |problems: &[Problem]| {
-            let code = AckCode::for_problems(problems);
-            (code, self.ack(Some(&vxu.header), code, problems))
-        };
-        let stored = self.store.ingest(&vxu, Utc::now(), &make_ack).await?;
-        Ok(Self::outcome_of(&vxu, stored))
     }
 
-    /// Processes many messages with one commit (bulk import). Answers are in input order.
-    /// When the batch transaction fails as a whole, each message is retried on its own.
+    /// Processes many messages (bulk import); answers in input order. All are queued at
+    /// once, so the writers commit them in large groups.
     pub async fn process_batch(
         &self,
         raws: &[&str],
         authority: Authority<'_>,
     ) -> Vec<Result<IngestOutcome, StoreError>> {
-        let mut results: Vec<Option<Result<IngestOutcome, StoreError>>> =
-            Vec::with_capacity(raws.len());
-        let mut to_store: Vec<(usize, Vxu)> = Vec::new();
-        for (i, raw) in raws.iter().enumerate() {
-            match self.check(raw, authority) {
-                Err((header, problems)) => {
-                    let ack = self.ack(header.as_ref(), AckCode::Reject, &problems);
-                    results.push(Some(Ok(IngestOutcome {
-                        ack,
-                        code: AckCode::Reject,
-                        facility_id: String::new(),
-                        control_id: String::new(),
-                        duplicate: false,
-                        stored: false,
-                    })));
+        let mut pending = Vec::with_capacity(raws.len());
+        for raw in raws {
+            pending.push(match self.check(raw, authority) {
+                Checked::Answered(outcome) => Err(outcome),
+                Checked::ToStore(vxu) => {
+                    let ids = (
+                        vxu.header.facility_id.clone(),
+                        vxu.header.control_id.clone(),
+                    );
+                    Ok((ids, self.submit(vxu).await))
                 }
-                Ok(vxu) if vxu.worst_scope() >= Scope::Person => {
-                    let code = AckCode::for_problems(&vxu.problems);
-                    let ack = self.ack(Some(&vxu.header), code, &vxu.problems);
-                    results.push(Some(Ok(IngestOutcome {
-                        ack,
-                        code,
-                        facility_id: vxu.header.facility_id.clone(),
-                        control_id: vxu.header.control_id.clone(),
-                        duplicate: false,
-                        stored: false,
-                    })));
-                }
-                Ok(vxu) => {
-                    results.push(None);
-                    to_store.push((i, vxu));
-                }
-            }
+            });
         }
-        if !to_store.is_empty() {
-            let refs: Vec<&Vxu> = to_store.iter().map(|(_, v)| v).collect();
-            let make_ack = |vxu: &Vxu, problems: &[Problem]| {
-                let code = AckCode::for_problems(problems);
-                (code, self.ack(Some(&vxu.header), code, problems))
-            };
-            let stored = {
-                let _permit = self
-                    .writers
-                    .acquire()
-                    .await
-                    .expect("semaphore never closed");
-                self.store.ingest_batch(&refs, Utc::now(), &make_ack).await
-            };
-            match stored {
-                Ok(stored) => {
-                    for ((i, vxu), s) in to_store.iter().zip(stored) {
-                        results[*i] = Some(match s {
-                            Ok(s) => Ok(Self::outcome_of(vxu, s)),
-                            Err(_) => self.process(raws[*i], authority).await,
-                        });
-                    }
-                }
-                Err(_) => {
-                    for (i, _) in &to_store {
-                        results[*i] = Some(self.process(raws[*i], authority).await);
-                    }
-                }
-            }
+        let mut results = Vec::with_capacity(pending.len());
+        for p in pending {
+            results.push(match p {
+                Err(outcome) => Ok(outcome),
+                Ok((ids, answer)) => Self::stored_outcome(ids, answer).await,
+            });
         }
         results
-            .into_iter()
-            .map(|r| r.expect("every message answered"))
-            .collect()
-    }
-
-    fn outcome_of(vxu: &Vxu, stored: Stored) -> IngestOutcome {
-        let (ack, code, duplicate) = match stored {
-            Stored::Duplicate { ack, code } => (ack, Self::code_of(&code), true),
-            Stored::Applied { code, ack, .. } => (ack, code, false),
-        };
-        IngestOutcome {
-            ack,
-            code,
-            facility_id: vxu.header.facility_id.clone(),
-            control_id: vxu.header.control_id.clone(),
-            duplicate,
-            stored: true,
-        }
-    }
-
-    fn code_of(code: &str) -> AckCode {
-        match code {
-            "AA" => AckCode::Accept,
-            "AE" => AckCode::Error,
-            _ => AckCode::Reject,
-        }
     }
 
     /// The answer for a store failure: AR with 207, so the sender knows to resend.
@@ -305,6 +343,14 @@ impl Ingestor {
         let header = parse(raw).ok().map(|m| Header::read(&m).0);
         let problem = Problem::new(Location::new("MSH", 1, 0), Condition::ApplicationInternalError, Scope::Message,
             "The registry could not store the message just now; nothing was stored. Please send it again later.");
-        self.ack(header.as_ref(), AckCode::Reject, &[problem])
+        self.acks.ack(header.as_ref(), AckCode::Reject, &[problem])
+    }
+}
+
+fn code_of(code: &str) -> AckCode {
+    match code {
+        "AA" => AckCode::Accept,
+        "AE" => AckCode::Error,
+        _ => AckCode::Reject,
     }
 }
