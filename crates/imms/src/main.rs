@@ -59,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         command: cmd::demo::DemoCommand,
     },
+    /// Measure throughput and latency beside the peers named in docs/benchmarks.md.
+    Bench {
+        #[command(subcommand)]
+        command: cmd::bench::BenchCommand,
+    },
     /// Generate synthetic data files for load tests.
     Gen {
         #[command(subcommand)]
@@ -80,6 +85,7 @@ async fn main() -> std::process::ExitCode {
             Command::Codes { command } => cmd::codes::run(config, command).await,
             Command::Demo { command } => cmd::demo::run_demo(config, command).await,
             Command::Gen { command } => cmd::demo::run_gen(command).await,
+            Command::Bench { command } => cmd::bench::run(command).await,
         }
     }
     .await;

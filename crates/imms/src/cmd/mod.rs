@@ -1,5 +1,6 @@
 //! One module per subcommand group.
 
+pub mod bench;
 pub mod codes;
 pub mod demo;
 pub mod hl7;

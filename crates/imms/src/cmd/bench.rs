@@ -1,0 +1,274 @@
+//! `imms bench …`: whole-system figures, printed with the peers they are compared against,
+//! measured in the same run (see docs/benchmarks.md).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use clap::Subcommand;
+use imms_core::CodeTables;
+use imms_db::{Database, Engine};
+use imms_registry::generate::VxuGenerator;
+use imms_registry::ingest::{Authority, Ingestor};
+use imms_registry::store::Store;
+
+use crate::cmd::demo::{DEFAULT_SEED, DEMO_FACILITY};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Parse and validate generated VXUs on one core, beside python-hl7 and hl7apy.
+    Hl7 {
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// The Python interpreter that has `hl7` and `hl7apy` (bench/requirements.txt).
+        #[arg(long, default_value = ".venv-bench/bin/python")]
+        python: PathBuf,
+        /// hl7apy is slow: it parses only this many of the messages.
+        #[arg(long, default_value_t = 1_000)]
+        hl7apy_count: usize,
+    },
+    /// Bulk import into a fresh database, beside raw INSERTs of the same rows.
+    Import {
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+        #[arg(long, value_enum, default_value = "sqlite")]
+        engine: EngineArg,
+    },
+    /// HL7 over HTTP to an in-process server: messages/s and ACK latency under concurrency.
+    Http {
+        #[arg(long, default_value_t = 5_000)]
+        count: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, value_enum, default_value = "sqlite")]
+        engine: EngineArg,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum EngineArg {
+    Sqlite,
+    Postgres,
+}
+
+impl From<EngineArg> for Engine {
+    fn from(e: EngineArg) -> Engine {
+        match e {
+            EngineArg::Sqlite => Engine::Sqlite,
+            EngineArg::Postgres => Engine::Postgres,
+        }
+    }
+}
+
+fn messages(count: usize) -> Vec<String> {
+    let mut g = VxuGenerator::new(DEFAULT_SEED, DEMO_FACILITY, Utc::now().date_naive());
+    (0..count).map(|_| g.next_message()).collect()
+}
+
+pub async fn run(command: BenchCommand) -> anyhow::Result<std::process::ExitCode> {
+    match command {
+        BenchCommand::Hl7 { count, python, hl7apy_count } => hl7(count, &python, hl7apy_count),
+        BenchCommand::Import { count, engine } => import(count, engine.into()).await,
+        BenchCommand::Http { count, concurrency, engine } => http(count, concurrency, engine.into()).await,
+    }?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn hl7(count: usize, python: &PathBuf, hl7apy_count: usize) -> anyhow::Result<()> {
+    let msgs = messages(count);
+    let bytes: usize = msgs.iter().map(String::len).sum();
+    let codes = CodeTables::embedded();
+    // Warm up, then time parse + full VXU validation on this one thread.
+    for m in msgs.iter().take(1000) {
+        std::hint::black_box(imms_registry::ingest::validate(&codes, m));
+    }
+    let start = Instant::now();
+    let mut accepted = 0;
+    for m in &msgs {
+        if imms_registry::ingest::validate(&codes, m).code == imms_registry::ack::AckCode::Accept {
+            accepted += 1;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let ours = count as f64 / secs;
+    let start = Instant::now();
+    for m in &msgs {
+        std::hint::black_box(imms_hl7::parse(m).map(|p| p.segments().count()).ok());
+    }
+    let parse_only = count as f64 / start.elapsed().as_secs_f64();
+    println!("{count} generated VXU, {:.1} MB, {accepted} valid", bytes as f64 / 1e6);
+    println!("{:<34} {:>14} {:>10} {:>10}", "", "messages/s", "MB/s", "vs python-hl7");
+
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("bench.hl7");
+    std::fs::write(&file, msgs.join("\n"))?;
+    let out = std::process::Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench/python_hl7.py"))
+        .arg(&file)
+        .arg(hl7apy_count.to_string())
+        .output()
+        .with_context(|| format!("running {} (create it: python3 -m venv .venv-bench && .venv-bench/bin/pip install -r bench/requirements.txt)", python.display()))?;
+    anyhow::ensure!(out.status.success(), "python benchmark failed: {}", String::from_utf8_lossy(&out.stderr));
+    let peers: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let py = peers["python-hl7"]["messages_per_second"].as_f64().unwrap_or(f64::NAN);
+    let mb = |rate: f64| rate * bytes as f64 / count as f64 / 1e6;
+    println!("{:<34} {:>14.0} {:>10.1} {:>9.0}x", "imms parse + VXU validation", ours, mb(ours), ours / py);
+    println!("{:<34} {:>14.0} {:>10.1} {:>9.0}x", "imms parse only", parse_only, mb(parse_only), parse_only / py);
+    for peer in ["python-hl7", "hl7apy"] {
+        let rate = peers[peer]["messages_per_second"].as_f64().unwrap_or(f64::NAN);
+        println!("{:<34} {:>14.0} {:>10.2} {:>9.2}x", format!("{peer} parse + field reads"), rate, mb(rate), rate / py);
+    }
+    Ok(())
+}
+
+async fn fresh_database(engine: Engine) -> anyhow::Result<(Database, imms_db::testing::TestDatabaseCleanup)> {
+    let (url, cleanup) = imms_db::testing::fresh_url(engine).await;
+    Ok((Database::connect(&url).await?, cleanup))
+}
+
+async fn import(count: usize, engine: Engine) -> anyhow::Result<()> {
+    let msgs = messages(count);
+    let codes = Arc::new(CodeTables::embedded());
+    println!("{count} generated VXU into a fresh {} database", engine.name());
+
+    let (db, cleanup) = fresh_database(engine).await?;
+    let ingestor = Ingestor::new(Store::new(db.clone()), codes.clone(), "IMMS");
+    let bar = indicatif::ProgressBar::new(count as u64);
+    let start = Instant::now();
+    for chunk in msgs.chunks(500) {
+        let raws: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        for r in ingestor.process_batch(&raws, Authority::Operator).await {
+            anyhow::ensure!(r?.stored, "a generated message was not stored");
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    let import_secs = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let counts = ingestor.store().counts().await?;
+    db.close().await;
+    cleanup.remove().await;
+
+    // The floor: the same rows, inserted with no HL7, no checks and no linking look-ups.
+    let rows: Vec<imms_registry::vxu::Vxu> = msgs
+        .iter()
+        .map(|m| imms_registry::ingest::check(&codes, m, Authority::Operator).map_err(|_| anyhow::anyhow!("unreadable")))
+        .collect::<Result<_, _>>()?;
+    let (db, cleanup) = fresh_database(engine).await?;
+    let start = Instant::now();
+    let inserted = raw_insert(&db, &rows).await?;
+    let raw_secs = start.elapsed().as_secs_f64();
+    db.close().await;
+    cleanup.remove().await;
+
+    let import_rate = count as f64 / import_secs;
+    let raw_rate = count as f64 / raw_secs;
+    println!("stored {} persons and {} doses", counts.persons, counts.immunizations);
+    println!("imms hl7 import path      {import_rate:>10.0} VXU/s  ({import_secs:.1} s)");
+    println!("raw INSERT of the rows    {raw_rate:>10.0} VXU/s  ({raw_secs:.1} s, {inserted} rows)");
+    println!("import / raw              {:>10.0} %", 100.0 * import_rate / raw_rate);
+    Ok(())
+}
+
+/// Inserts what each message stores (person, name, address, identifier, doses, their
+/// observations, the message row), 500 messages per transaction, with no reads at all.
+async fn raw_insert(db: &Database, vxus: &[imms_registry::vxu::Vxu]) -> anyhow::Result<usize> {
+    use imms_registry::vxu::DoseKind;
+    let now = Utc::now().to_rfc3339();
+    let mut rows = 0;
+    for chunk in vxus.chunks(500) {
+        let mut tx = db.pool().begin().await?;
+        for v in chunk {
+            let p = v.person.as_ref().expect("readable person");
+            let (id,): (i64,) = sqlx::query_as("INSERT INTO persons (birth_date, sex, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id")
+                .bind(p.birth_date.to_string()).bind(p.sex.code()).bind(&now).fetch_one(&mut *tx).await?;
+            let n = p.legal_name().expect("name");
+            sqlx::query("INSERT INTO person_names (person_id, name_type, family, given, middle, suffix, family_key, given_key) VALUES ($1, 'L', $2, $3, $4, $5, $6, $7)")
+                .bind(id).bind(&n.family).bind(&n.given).bind(&n.middle).bind(&n.suffix).bind(n.family.to_uppercase()).bind(n.given.to_uppercase())
+                .execute(&mut *tx).await?;
+            for a in &p.addresses {
+                sqlx::query("INSERT INTO person_addresses (person_id, street, other, city, state, postal_code, country, address_type, street_key, zip_key, facility_id, reported_at) VALUES ($1, $2, '', $3, $4, $5, '', 'H', $2, $5, $6, $7)")
+                    .bind(id).bind(&a.street).bind(&a.city).bind(&a.state).bind(&a.postal_code).bind(&v.header.facility_id).bind(&now)
+                    .execute(&mut *tx).await?;
+                rows += 1;
+            }
+            for ident in &p.identifiers {
+                sqlx::query("INSERT INTO person_identifiers (facility_id, id_type, value, authority, person_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&ident.facility_id).bind(&ident.id_type).bind(&ident.value).bind(&ident.authority).bind(id).bind(&now)
+                    .execute(&mut *tx).await?;
+            }
+            for d in &v.doses {
+                if let DoseKind::Given(i) = &d.kind {
+                    let (imm,): (i64,) = sqlx::query_as("INSERT INTO immunizations (person_id, facility_id, filler_order_number, administered_date, cvx, mvx, lot_number, information_source, completion_status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id")
+                        .bind(id).bind(&v.header.facility_id).bind(i.filler_order_number.clone()).bind(i.administered_date.to_string()).bind(&i.cvx).bind(i.mvx.clone()).bind(i.lot_number.clone()).bind(&i.information_source).bind(&i.completion_status).bind(&now)
+                        .fetch_one(&mut *tx).await?;
+                    for o in &i.observations {
+                        sqlx::query("INSERT INTO observations (person_id, immunization_id, facility_id, kind, loinc, value_code, value_text, value_system, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                            .bind(id).bind(imm).bind(&v.header.facility_id).bind(o.kind.code()).bind(&o.loinc).bind(&o.value_code).bind(&o.value_text).bind(&o.value_system).bind(&now)
+                            .execute(&mut *tx).await?;
+                        rows += 1;
+                    }
+                    rows += 1;
+                }
+            }
+            sqlx::query("INSERT INTO messages (facility_id, control_id, message_type, outcome, ack, received_at) VALUES ($1, $2, 'VXU^V04', 'AA', 'MSA|AA', $3)")
+                .bind(&v.header.facility_id).bind(&v.header.control_id).bind(&now).execute(&mut *tx).await?;
+            rows += 4;
+        }
+        tx.commit().await?;
+    }
+    Ok(rows)
+}
+
+async fn http(count: usize, concurrency: usize, engine: Engine) -> anyhow::Result<()> {
+    let msgs = Arc::new(messages(count));
+    let (url, cleanup) = imms_db::testing::fresh_url(engine).await;
+    let dir = tempfile::tempdir()?;
+    let mut config = crate::config::Config::load(None)?;
+    config.data_dir = dir.path().to_path_buf();
+    config.database_url = url;
+    config.http_addr = "127.0.0.1:0".into();
+    let app = Arc::new(crate::app::App::open(config).await?);
+    app.store().upsert_facility(DEMO_FACILITY, "Bench", Utc::now()).await?;
+    let password = "bench-password-for-this-run";
+    let hash = imms_registry::credentials::hash_password(password);
+    app.store().add_credential("bench", DEMO_FACILITY, &hash, Utc::now()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let router = crate::serve::router(app.clone(), imms_registry::metrics::Metrics::default());
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let target = format!("http://{addr}/hl7/v2");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, target, msgs, next) = (client.clone(), target.clone(), msgs.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(m) = msgs.get(i) else { return Ok::<_, anyhow::Error>(latencies) };
+                let t = Instant::now();
+                let body = client.post(&target).basic_auth("bench", Some(password)).body(m.clone()).send().await?.text().await?;
+                latencies.push(t.elapsed());
+                anyhow::ensure!(body.contains("MSA|AA|"), "not accepted: {body}");
+            }
+        }));
+    }
+    let mut latencies: Vec<Duration> = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await??);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
+    println!("{count} VXU over HTTP, {concurrency} concurrent senders, {} store", engine.name());
+    println!("sustained      {:>8.0} messages/s", count as f64 / secs);
+    println!("ACK latency    p50 {:.1} ms   p99 {:.1} ms   max {:.1} ms", pct(0.5), pct(0.99), pct(1.0));
+    server.abort();
+    app.store().database().close().await;
+    cleanup.remove().await;
+    Ok(())
+}
