@@ -162,12 +162,14 @@ async fn receive(State(state): State<Arc<Hl7Http>>, headers: HeaderMap, body: By
             "The message is not valid UTF-8 text.",
         );
     };
-    let (ack, outcome, control_id) = match state
-        .ingestor
-        .process(raw, Authority::Facility(&facility))
-        .await
+    let (ack, outcome, control_id) = match crate::exchange::answer(
+        &state.ingestor,
+        raw,
+        Authority::Facility(&facility),
+    )
+    .await
     {
-        Ok(o) => (o.ack, o.code.code(), o.control_id),
+        Ok(a) => (a.text, a.code, a.control_id),
         Err(e) => {
             tracing::error!(transport = "http", facility = %facility, error = %e, "could not store an HL7 message");
             (state.ingestor.internal_error_ack(raw), "AR", String::new())

@@ -227,6 +227,11 @@ impl Ingestor {
         &self.codes
     }
 
+    /// The registry's own id (MSH-3 and MSH-4 of its answers).
+    pub fn registry_id(&self) -> &str {
+        &self.acks.registry_id
+    }
+
     fn answered(
         &self,
         header: Option<&Header>,

@@ -10,11 +10,13 @@ pub mod ack;
 pub mod batch;
 pub mod codes;
 pub mod credentials;
+pub mod exchange;
 pub mod generate;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod problem;
+pub mod query;
 pub mod store;
 pub mod vxu;
 

@@ -8,7 +8,7 @@
 
 mod apply;
 mod facilities;
-mod link;
+pub(crate) mod link;
 pub mod record;
 
 use chrono::{DateTime, Utc};
