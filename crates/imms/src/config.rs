@@ -23,6 +23,12 @@ struct FileConfig {
     trusted_proxies: Option<String>,
     helpline: Option<String>,
     registry_id: Option<String>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    idp_lockout_failures: Option<u32>,
+    idp_argon2: Option<String>,
+    idp_code_seconds: Option<i64>,
+    idp_rate_limit: Option<u32>,
 }
 
 // MLLP, geo-blocking, proxies and the helpline are read by the components that use them
@@ -41,6 +47,18 @@ pub struct Config {
     pub helpline: String,
     /// The registry's own id in ACK MSH-3/MSH-4.
     pub registry_id: String,
+    /// Identity provider: SMTP server URL (`smtp://`, `smtps://`); unset, mail goes to
+    /// `<data dir>/outbox`.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    /// Failed sign-ins before the 30-minute lock.
+    pub idp_lockout_failures: u32,
+    /// argon2id cost, `m=KiB,t=passes,p=lanes` (never below OWASP's m=19456,t=2,p=1).
+    pub idp_argon2: String,
+    /// Authorization code lifetime, seconds.
+    pub idp_code_seconds: i64,
+    /// Form posts per client address per minute (0: unlimited).
+    pub idp_rate_limit: u32,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -52,6 +70,16 @@ fn list(s: &str) -> Vec<String> {
         .map(|x| x.trim().to_string())
         .filter(|x| !x.is_empty())
         .collect()
+}
+
+fn parsed<T: std::str::FromStr>(name: &str, file: Option<T>, default: T) -> anyhow::Result<T> {
+    match env(name) {
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name} must be a number")),
+        None => Ok(file.unwrap_or(default)),
+    }
 }
 
 impl Config {
@@ -102,6 +130,16 @@ impl Config {
             registry_id: env("IMMS_REGISTRY_ID")
                 .or(f.registry_id)
                 .unwrap_or_else(|| "IMMS".into()),
+            smtp_url: env("IMMS_SMTP_URL").or(f.smtp_url),
+            mail_from: env("IMMS_MAIL_FROM")
+                .or(f.mail_from)
+                .unwrap_or_else(|| "MiLogin <no-reply@imms.invalid>".into()),
+            idp_lockout_failures: parsed("IMMS_IDP_LOCKOUT_FAILURES", f.idp_lockout_failures, 5)?,
+            idp_argon2: env("IMMS_IDP_ARGON2")
+                .or(f.idp_argon2)
+                .unwrap_or_else(|| "m=19456,t=2,p=1".into()),
+            idp_code_seconds: parsed("IMMS_IDP_CODE_SECONDS", f.idp_code_seconds, 60)?,
+            idp_rate_limit: parsed("IMMS_IDP_RATE_LIMIT", f.idp_rate_limit, 60)?,
             data_dir,
         })
     }

@@ -64,6 +64,21 @@ enum Command {
         #[command(subcommand)]
         command: cmd::bench::BenchCommand,
     },
+    /// Identity-provider accounts (the helpline's tools).
+    Account {
+        #[command(subcommand)]
+        command: cmd::account::AccountCommand,
+    },
+    /// OpenID Connect relying parties of the identity provider.
+    Oidc {
+        #[command(subcommand)]
+        command: cmd::oidc::OidcCommand,
+    },
+    /// The identity provider's ID-token signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: cmd::keys::KeysCommand,
+    },
     /// Generate synthetic data files for load tests.
     Gen {
         #[command(subcommand)]
@@ -85,6 +100,9 @@ async fn main() -> std::process::ExitCode {
             Command::Codes { command } => cmd::codes::run(config, command).await,
             Command::Demo { command } => cmd::demo::run_demo(config, command).await,
             Command::Gen { command } => cmd::demo::run_gen(command).await,
+            Command::Account { command } => cmd::account::run(config, command).await,
+            Command::Oidc { command } => cmd::oidc::run(config, command).await,
+            Command::Keys { command } => cmd::keys::run(config, command).await,
             Command::Bench { command } => cmd::bench::run(command).await,
         }
     }

@@ -34,12 +34,14 @@ pub fn router(app: Arc<App>, metrics: Metrics) -> Router {
         metrics: metrics.clone(),
         cache: VerifiedCache::default(),
     });
+    let app_for_idp = app.clone();
     let ops = Ops { app, metrics };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .with_state(ops)
         .merge(imms_registry::http::router(hl7))
+        .merge(crate::cmd::account::idp_router(&app_for_idp))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 // Method, path and request id only: query strings may carry personal data.
@@ -79,6 +81,7 @@ pub async fn run(config: Config, demo: Option<usize>) -> anyhow::Result<std::pro
         .await
         .with_context(|| format!("listening on {}", app.config.http_addr))?;
     let addr = listener.local_addr()?;
+    crate::cmd::account::init_served(&app)?;
     tracing::info!(%addr, engine = app.store().database().engine().name(), "imms is serving");
     println!("imms is running at http://{addr} (public URL {}): HL7 v2 over HTTP at /hl7/v2, health at /healthz", app.config.public_url);
     let router = router(app.clone(), Metrics::default());

@@ -1,8 +1,11 @@
 //! One module per subcommand group.
 
+pub mod account;
 pub mod bench;
 pub mod codes;
 pub mod demo;
 pub mod hl7;
+pub mod keys;
+pub mod oidc;
 pub mod org;
 pub mod person;
