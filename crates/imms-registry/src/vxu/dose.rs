@@ -6,6 +6,8 @@ use chrono::NaiveDate;
 use imms_core::{CodeTables, CvxStatus, Immunization, Observation, ObservationKind, Refusal};
 use imms_hl7::{Field, Message, Segment};
 
+use super::fields::Indexed;
+
 use super::hl7date::{parse_date, DateError};
 use crate::problem::{AppError, Condition, Location, Problem, Scope};
 
@@ -36,15 +38,14 @@ pub struct DoseReport {
 }
 
 fn text(value: &str, max: usize) -> Option<String> {
-    if value.trim() == "\"\"" {
+    let v = value.trim();
+    if v.is_empty() || v == "\"\"" {
         return None;
     }
-    let v: String = value
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(max)
-        .collect();
+    if v.len() <= max && !v.chars().any(char::is_control) {
+        return Some(v.to_string());
+    }
+    let v: String = v.chars().filter(|c| !c.is_control()).take(max).collect();
     (!v.is_empty()).then_some(v)
 }
 
@@ -62,17 +63,54 @@ fn coded(field: Field<'_>, system: &str) -> Option<String> {
     }
 }
 
+/// A segment with its fields split and its occurrence in the message (counted once, while
+/// walking it).
+#[derive(Clone)]
+struct Seg<'a> {
+    seg: Indexed<'a>,
+    occurrence: usize,
+}
+
+impl<'a> Seg<'a> {
+    fn occurrence(&self) -> usize {
+        self.occurrence
+    }
+
+    fn id(&self) -> &'a str {
+        self.seg.segment.id()
+    }
+
+    fn field(&self, n: usize) -> Field<'a> {
+        self.seg.field(n)
+    }
+}
+
 struct Group<'a> {
-    orc: Option<Segment<'a>>,
-    rxa: Segment<'a>,
-    rxr: Option<Segment<'a>>,
-    obx: Vec<Segment<'a>>,
+    orc: Option<Seg<'a>>,
+    rxa: Seg<'a>,
+    rxr: Option<Seg<'a>>,
+    obx: Vec<Seg<'a>>,
 }
 
 fn groups<'a>(message: &Message<'a>, problems: &mut Vec<Problem>) -> Vec<Group<'a>> {
     let mut groups: Vec<Group<'a>> = Vec::new();
-    let mut pending_orc: Option<Segment<'a>> = None;
+    let mut pending_orc: Option<Seg<'a>> = None;
+    let (mut n_orc, mut n_rxa, mut n_rxr, mut n_obx) = (0, 0, 0, 0);
+    let counted = |seg: Segment<'a>, n: &mut usize| {
+        *n += 1;
+        Seg {
+            seg: Indexed::new(seg),
+            occurrence: *n,
+        }
+    };
     for seg in message.segments() {
+        let seg = match seg.id() {
+            "ORC" => counted(seg, &mut n_orc),
+            "RXA" => counted(seg, &mut n_rxa),
+            "RXR" => counted(seg, &mut n_rxr),
+            "OBX" => counted(seg, &mut n_obx),
+            _ => continue,
+        };
         match seg.id() {
             "ORC" => pending_orc = Some(seg),
             "RXA" => {
@@ -151,6 +189,7 @@ fn read_group(
 
     let filler_order_number = g
         .orc
+        .as_ref()
         .and_then(|orc| text(&orc.field(3).component(1).value(), 199));
 
     let action = match g.rxa.field(21).value().trim() {
@@ -171,7 +210,7 @@ fn read_group(
         }
     };
     if action != Action::Add && filler_order_number.is_none() {
-        let orc_occ = g.orc.map(|o| o.occurrence()).unwrap_or(1);
+        let orc_occ = g.orc.as_ref().map(|o| o.occurrence()).unwrap_or(1);
         reject(problems, Location::new("ORC", orc_occ, 3), Condition::RequiredFieldMissing,
             "ORC-3 (filler order number) is required to update or delete a dose; nothing was changed.");
         return None;
@@ -433,7 +472,7 @@ fn read_group(
                     None
                 }
             };
-            let route = g.rxr.and_then(|r| {
+            let route = g.rxr.as_ref().and_then(|r| {
                 let f = r.field(1);
                 let code = text(&f.component(1).value(), 20)?;
                 let system = f.component(3).value().trim().to_string();
@@ -442,7 +481,7 @@ fn read_group(
                 }
                 Some(code)
             });
-            let site = g.rxr.and_then(|r| {
+            let site = g.rxr.as_ref().and_then(|r| {
                 let code = text(&r.field(2).component(1).value(), 20)?;
                 if !codes.in_value_set("HL70163_IZ", &code) {
                     warn(

@@ -26,7 +26,13 @@ pub fn parse_date(value: &str) -> Result<NaiveDate, DateError> {
     if !(digits == 8 || digits == 10 || digits == 12 || digits == 14) || !valid_tail(rest) {
         return Err(DateError::Invalid);
     }
-    NaiveDate::parse_from_str(&value[..8], "%Y%m%d").map_err(|_| DateError::Invalid)
+    // Digits only (checked above), so plain arithmetic; chrono's format parser is slow.
+    let num = |r: std::ops::Range<usize>| {
+        value.as_bytes()[r]
+            .iter()
+            .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'))
+    };
+    NaiveDate::from_ymd_opt(num(0..4) as i32, num(4..6), num(6..8)).ok_or(DateError::Invalid)
 }
 
 fn valid_tail(rest: &str) -> bool {

@@ -5,6 +5,7 @@
 //! stored is decided by the problems' scopes (see [`crate::problem::Scope`]).
 
 mod dose;
+mod fields;
 mod header;
 pub mod hl7date;
 mod pid;
@@ -80,7 +81,13 @@ pub fn read_vxu(message: &Message<'_>, codes: &CodeTables, today: NaiveDate) -> 
                     "PID should follow MSH (and any SFT) directly.",
                 ));
             }
-            pid::read_person(*pid, &header.facility_id, codes, today, &mut problems)
+            pid::read_person(
+                fields::Indexed::new(*pid),
+                &header.facility_id,
+                codes,
+                today,
+                &mut problems,
+            )
         }
     };
     if problems.iter().any(|p| p.scope >= Scope::Person) {

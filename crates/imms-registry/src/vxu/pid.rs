@@ -4,7 +4,9 @@
 
 use chrono::NaiveDate;
 use imms_core::{Address, CodeTables, Identifier, NameType, Person, PersonName, Phone, Sex};
-use imms_hl7::{Field, Segment};
+use imms_hl7::Field;
+
+use super::fields::Indexed;
 
 use super::hl7date::{parse_date, DateError};
 use crate::problem::{AppError, Condition, Location, Problem, Scope};
@@ -15,12 +17,14 @@ const MAX_TEXT: usize = 100;
 /// Trimmed, without control characters, at most [`MAX_TEXT`] characters. The HL7 explicit
 /// null `""` ("no value") reads as empty.
 fn clean(value: &str) -> String {
-    if value.trim() == "\"\"" {
+    let v = value.trim();
+    if v == "\"\"" {
         return String::new();
     }
-    value
-        .trim()
-        .chars()
+    if v.len() <= MAX_TEXT && !v.chars().any(char::is_control) {
+        return v.to_string();
+    }
+    v.chars()
         .filter(|c| !c.is_control())
         .take(MAX_TEXT)
         .collect()
@@ -48,7 +52,7 @@ fn xpn(field: Field<'_>, rep: usize, default_type: NameType) -> Option<PersonNam
 }
 
 pub fn read_person(
-    pid: Segment<'_>,
+    pid: Indexed<'_>,
     facility_id: &str,
     codes: &CodeTables,
     today: NaiveDate,
