@@ -21,6 +21,103 @@ struct Ctx<'a> {
     control_id: &'a str,
     actor: String,
     now: String,
+    /// Audit lines and dose observations, written with one statement each at the end of the
+    /// message: every statement is a round trip, and most of a message's rows are these.
+    pending: std::sync::Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// (action, entity, entity id, person id)
+    audit: Vec<(&'static str, &'static str, Option<i64>, i64)>,
+    /// (person id, immunization id, observation)
+    observations: Vec<(i64, i64, Observation)>,
+}
+
+impl Ctx<'_> {
+    fn audit(
+        &self,
+        action: &'static str,
+        entity: &'static str,
+        entity_id: Option<i64>,
+        person_id: i64,
+    ) {
+        self.pending
+            .lock()
+            .expect("pending rows")
+            .audit
+            .push((action, entity, entity_id, person_id));
+    }
+
+    fn dose_observation(&self, person_id: i64, immunization_id: i64, o: &Observation) {
+        self.pending
+            .lock()
+            .expect("pending rows")
+            .observations
+            .push((person_id, immunization_id, o.clone()));
+    }
+}
+
+/// `($1, $2, …), ($n, …)` for `rows` rows of `columns` values.
+fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            format!(
+                "({})",
+                (1..=columns)
+                    .map(|c| format!("${}", r * columns + c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Writes the pending audit lines and dose observations of one message.
+async fn flush(tx: &mut Tx<'_>, ctx: &Ctx<'_>) -> Result<(), StoreError> {
+    let pending = std::mem::take(&mut *ctx.pending.lock().expect("pending rows"));
+    if !pending.audit.is_empty() {
+        let sql = format!(
+            "INSERT INTO audit_log (at, actor, facility_id, control_id, action, entity, entity_id, person_id) VALUES {}",
+            placeholders(pending.audit.len(), 8)
+        );
+        let mut q = sqlx::query(&sql);
+        for (action, entity, entity_id, person_id) in &pending.audit {
+            q = q
+                .bind(&ctx.now)
+                .bind(&ctx.actor)
+                .bind(ctx.facility_id)
+                .bind(ctx.control_id)
+                .bind(*action)
+                .bind(*entity)
+                .bind(*entity_id)
+                .bind(*person_id);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    if !pending.observations.is_empty() {
+        let sql = format!(
+            "INSERT INTO observations (person_id, immunization_id, facility_id, kind, loinc, value_code, value_text, value_system, observed_date, created_at) VALUES {}",
+            placeholders(pending.observations.len(), 10)
+        );
+        let mut q = sqlx::query(&sql);
+        for (person_id, immunization_id, o) in &pending.observations {
+            q = q
+                .bind(*person_id)
+                .bind(*immunization_id)
+                .bind(ctx.facility_id)
+                .bind(o.kind.code())
+                .bind(o.loinc.clone())
+                .bind(o.value_code.clone())
+                .bind(o.value_text.clone())
+                .bind(o.value_system.clone())
+                .bind(o.observed_date.map(|d| d.to_string()))
+                .bind(&ctx.now);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 pub async fn ingest_once(
@@ -81,6 +178,7 @@ async fn apply_message(
         control_id: &vxu.header.control_id,
         actor: format!("facility:{}", vxu.header.facility_id),
         now: now_text(now),
+        pending: Default::default(),
     };
     let previous: Option<(String, String)> = sqlx::query_as(
         "SELECT ack, outcome FROM messages WHERE facility_id = $1 AND control_id = $2",
@@ -94,7 +192,12 @@ async fn apply_message(
     }
 
     let mut problems = vxu.problems.clone();
-    let person_id = match link::find(tx, engine, person).await? {
+    let link = link::find(tx, engine, person).await?;
+    let link_kind = match link {
+        Link::New { .. } => LinkKind::New,
+        _ => LinkKind::Existing,
+    };
+    let person_id = match link {
         Link::Known(id) | Link::Certain(id) => {
             update_person(tx, &ctx, id, person, &mut problems).await?;
             id
@@ -110,15 +213,27 @@ async fn apply_message(
                     .bind(&ctx.now)
                     .execute(&mut **tx)
                     .await?;
-                audit(tx, &ctx, "flag", "possible_duplicate", Some(other), id).await?;
+                ctx.audit("flag", "possible_duplicate", Some(other), id);
             }
             id
         }
     };
 
+    let is_new = matches!(link_kind, LinkKind::New);
+    let known_orders = existing_orders(tx, &ctx, &vxu.doses).await?;
     for dose in &vxu.doses {
-        apply_dose(tx, &ctx, person_id, dose, &mut problems).await?;
+        apply_dose(
+            tx,
+            &ctx,
+            person_id,
+            is_new,
+            &known_orders,
+            dose,
+            &mut problems,
+        )
+        .await?;
     }
+    flush(tx, &ctx).await?;
 
     let (code, ack) = make_ack(&problems);
     sqlx::query("INSERT INTO messages (facility_id, control_id, message_type, outcome, ack, received_at) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -138,28 +253,6 @@ async fn apply_message(
     })
 }
 
-async fn audit(
-    tx: &mut Tx<'_>,
-    ctx: &Ctx<'_>,
-    action: &str,
-    entity: &str,
-    entity_id: Option<i64>,
-    person_id: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO audit_log (at, actor, facility_id, control_id, action, entity, entity_id, person_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(&ctx.now)
-        .bind(&ctx.actor)
-        .bind(ctx.facility_id)
-        .bind(ctx.control_id)
-        .bind(action)
-        .bind(entity)
-        .bind(entity_id)
-        .bind(person_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 async fn create_person(tx: &mut Tx<'_>, ctx: &Ctx<'_>, p: &Person) -> Result<i64, StoreError> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO persons (birth_date, sex, mother_maiden_family, mother_maiden_given, multiple_birth, birth_order, death_date, created_at, updated_at) \
@@ -175,7 +268,7 @@ async fn create_person(tx: &mut Tx<'_>, ctx: &Ctx<'_>, p: &Person) -> Result<i64
     .bind(&ctx.now)
     .fetch_one(&mut **tx)
     .await?;
-    audit(tx, ctx, "create", "person", Some(id), id).await?;
+    ctx.audit("create", "person", Some(id), id);
     Ok(id)
 }
 
@@ -218,7 +311,8 @@ async fn update_person(
     .execute(&mut **tx)
     .await?;
     add_demographics(tx, ctx, id, p, false, problems).await?;
-    audit(tx, ctx, "update", "person", Some(id), id).await
+    ctx.audit("update", "person", Some(id), id);
+    Ok(())
 }
 
 /// Adds names, addresses, phones and identifiers the registry did not have yet.
@@ -284,55 +378,93 @@ async fn add_demographics(
             .await?;
     }
     for ident in &p.identifiers {
-        let owner: Option<(i64,)> = sqlx::query_as(
+        let inserted = sqlx::query(
+            "INSERT INTO person_identifiers (facility_id, id_type, value, authority, person_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(&ident.facility_id)
+        .bind(&ident.id_type)
+        .bind(&ident.value)
+        .bind(&ident.authority)
+        .bind(id)
+        .bind(&ctx.now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            continue;
+        }
+        let (owner,): (i64,) = sqlx::query_as(
             "SELECT person_id FROM person_identifiers WHERE facility_id = $1 AND id_type = $2 AND value = $3",
         )
         .bind(&ident.facility_id)
         .bind(&ident.id_type)
         .bind(&ident.value)
-        .fetch_optional(&mut **tx)
+        .fetch_one(&mut **tx)
         .await?;
         match owner {
-            Some((owner,)) if owner == id => {}
+            owner if owner == id => {}
             // Another node stored this identifier after our look-up: start over and link to it.
-            Some(_) if is_new => return Err(StoreError::Race),
-            Some(_) => problems.push(Problem::new(Location::new("PID", 1, 3), Condition::DuplicateKeyIdentifier, Scope::Nothing,
+            _ if is_new => return Err(StoreError::Race),
+            _ => problems.push(Problem::new(Location::new("PID", 1, 3), Condition::DuplicateKeyIdentifier, Scope::Nothing,
                 "One of the patient identifiers in PID-3 already belongs to another person in the registry; it was not linked to this one.")),
-            None => {
-                sqlx::query("INSERT INTO person_identifiers (facility_id, id_type, value, authority, person_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(&ident.facility_id)
-                    .bind(&ident.id_type)
-                    .bind(&ident.value)
-                    .bind(&ident.authority)
-                    .bind(id)
-                    .bind(&ctx.now)
-                    .execute(&mut **tx)
-                    .await?;
-            }
         }
     }
     Ok(())
 }
 
+enum LinkKind {
+    New,
+    Existing,
+}
+
+/// The doses this facility already reported under the message's filler order numbers:
+/// order number → (immunization id, person id). One query for the whole message.
+async fn existing_orders(
+    tx: &mut Tx<'_>,
+    ctx: &Ctx<'_>,
+    doses: &[DoseReport],
+) -> Result<std::collections::HashMap<String, (i64, i64)>, StoreError> {
+    let orders: Vec<&String> = doses
+        .iter()
+        .filter_map(|d| d.filler_order_number.as_ref())
+        .collect();
+    if orders.is_empty() {
+        return Ok(Default::default());
+    }
+    let list = (0..orders.len())
+        .map(|i| format!("${}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT filler_order_number, id, person_id FROM immunizations WHERE facility_id = $1 AND filler_order_number IN ({list})"
+    );
+    let mut q = sqlx::query_as::<_, (String, i64, i64)>(&sql).bind(ctx.facility_id);
+    for o in &orders {
+        q = q.bind(o.as_str());
+    }
+    Ok(q.fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|(f, id, person)| (f, (id, person)))
+        .collect())
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn apply_dose(
     tx: &mut Tx<'_>,
     ctx: &Ctx<'_>,
     person_id: i64,
+    person_is_new: bool,
+    known_orders: &std::collections::HashMap<String, (i64, i64)>,
     dose: &DoseReport,
     problems: &mut Vec<Problem>,
 ) -> Result<(), StoreError> {
     let at = || Location::new("RXA", dose.rxa_occurrence, 21);
-    let existing = match &dose.filler_order_number {
-        Some(f) => {
-            let row: Option<(i64, i64)> = sqlx::query_as("SELECT id, person_id FROM immunizations WHERE facility_id = $1 AND filler_order_number = $2")
-                .bind(ctx.facility_id)
-                .bind(f)
-                .fetch_optional(&mut **tx)
-                .await?;
-            row
-        }
-        None => None,
-    };
+    let existing = dose
+        .filler_order_number
+        .as_ref()
+        .and_then(|f| known_orders.get(f).copied());
     if let Some((_, owner)) = existing {
         if owner != person_id {
             problems.push(Problem::new(Location::new("ORC", 1, 3), Condition::DuplicateKeyIdentifier, Scope::Dose,
@@ -348,7 +480,7 @@ async fn apply_dose(
                     .bind(imm_id)
                     .execute(&mut **tx)
                     .await?;
-                audit(tx, ctx, "delete", "immunization", Some(imm_id), person_id).await?;
+                ctx.audit("delete", "immunization", Some(imm_id), person_id);
             }
             None => problems.push(Problem::new(at(), Condition::UnknownKeyIdentifier, Scope::Dose,
                 "RXA-21 asks to delete a dose, but no dose with this filler order number (ORC-3) was reported by this facility; nothing was deleted.")),
@@ -356,6 +488,9 @@ async fn apply_dose(
         (DoseKind::Given(imm), action) => {
             let target = match existing {
                 Some((id, _)) => Some(id),
+                // A person created by this message has no earlier doses to repeat, except
+                // doses of this same message sent without order numbers.
+                None if person_is_new && imm.filler_order_number.is_some() => None,
                 None => duplicate_dose(tx, person_id, imm).await?,
             };
             match target {
@@ -365,7 +500,7 @@ async fn apply_dose(
                             "A dose with this filler order number (ORC-3) was already reported; it was updated.").informational());
                     }
                     update_immunization(tx, ctx, imm_id, imm).await?;
-                    audit(tx, ctx, "update", "immunization", Some(imm_id), person_id).await?;
+                    ctx.audit("update", "immunization", Some(imm_id), person_id);
                 }
                 None => {
                     if action == Action::Update {
@@ -373,7 +508,7 @@ async fn apply_dose(
                             "RXA-21 asks to update a dose the registry does not have; it was added.").informational());
                     }
                     let imm_id = insert_immunization(tx, ctx, person_id, imm).await?;
-                    audit(tx, ctx, "add", "immunization", Some(imm_id), person_id).await?;
+                    ctx.audit("add", "immunization", Some(imm_id), person_id);
                 }
             }
         }
@@ -440,7 +575,7 @@ async fn insert_immunization(
     .fetch_one(&mut **tx)
     .await?;
     for obs in &imm.observations {
-        add_observation(tx, ctx, person_id, Some(id), obs).await?;
+        ctx.dose_observation(person_id, id, obs);
     }
     Ok(id)
 }
@@ -522,7 +657,8 @@ async fn add_refusal(
     .bind(&ctx.now)
     .fetch_one(&mut **tx)
     .await?;
-    audit(tx, ctx, "add", "refusal", Some(id), person_id).await
+    ctx.audit("add", "refusal", Some(id), person_id);
+    Ok(())
 }
 
 async fn add_observation(
