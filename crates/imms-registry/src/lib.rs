@@ -15,8 +15,10 @@ pub mod generate;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod mllp;
 pub mod problem;
 pub mod query;
+pub mod soap;
 pub mod store;
 pub mod vxu;
 
