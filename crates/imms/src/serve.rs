@@ -35,12 +35,17 @@ pub fn router(app: Arc<App>, metrics: Metrics) -> Router {
         cache: VerifiedCache::default(),
     });
     let app_for_idp = app.clone();
+    let soap = Arc::new(imms_registry::soap::Soap {
+        hl7: hl7.clone(),
+        endpoint: format!("{}/hl7/soap", app.config.public_url.trim_end_matches('/')),
+    });
     let ops = Ops { app, metrics };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .with_state(ops)
         .merge(imms_registry::http::router(hl7))
+        .merge(imms_registry::soap::router(soap))
         .merge(crate::cmd::account::idp_router(&app_for_idp))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -82,9 +87,24 @@ pub async fn run(config: Config, demo: Option<usize>) -> anyhow::Result<std::pro
         .with_context(|| format!("listening on {}", app.config.http_addr))?;
     let addr = listener.local_addr()?;
     crate::cmd::account::init_served(&app)?;
-    tracing::info!(%addr, engine = app.store().database().engine().name(), "imms is serving");
+    let metrics = Metrics::default();
+    let mllp_listener = tokio::net::TcpListener::bind(&app.config.mllp_addr)
+        .await
+        .with_context(|| format!("listening for MLLP on {}", app.config.mllp_addr))?;
+    let mllp_addr = mllp_listener.local_addr()?;
+    let mllp = Arc::new(imms_registry::mllp::Mllp {
+        hl7: Arc::new(Hl7Http {
+            ingestor: app.ingestor.clone(),
+            metrics: metrics.clone(),
+            cache: VerifiedCache::default(),
+        }),
+        limits: imms_registry::mllp::MllpLimits::default(),
+    });
+    tokio::spawn(imms_registry::mllp::serve(mllp_listener, mllp, shutdown()));
+    tracing::info!(%addr, %mllp_addr, engine = app.store().database().engine().name(), "imms is serving");
+    println!("imms MLLP listening at {mllp_addr}");
     println!("imms is running at http://{addr} (public URL {}): HL7 v2 over HTTP at /hl7/v2, health at /healthz", app.config.public_url);
-    let router = router(app.clone(), Metrics::default());
+    let router = router(app.clone(), metrics);
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())
         .await?;

@@ -16,7 +16,8 @@ use crate::config::Config;
 pub enum Hl7Command {
     /// Send messages to a registry and print each answer's MSA line.
     Send {
-        /// http(s)://…/hl7/v2 (more transports come with the registry's interoperability work).
+        /// http(s)://…/hl7/v2, mllp://HOST:PORT (credential put in MSH-8), or
+        /// soap+http(s)://…/hl7/soap (the CDC SOAP web service).
         #[arg(long)]
         to: String,
         #[arg(long)]
@@ -111,60 +112,170 @@ pub async fn run(config: Config, command: Hl7Command) -> anyhow::Result<std::pro
             to,
             user,
             password,
-            facility: _,
+            facility,
             files,
-        } => send(&to, user, password, &files).await,
+        } => send(&to, user, password, facility, &files).await,
         Hl7Command::Import { paths } => import(config, &paths).await,
         Hl7Command::Validate { files } => validate(config, &files).await,
     }
+}
+
+/// Where `imms hl7 send --to` sends.
+enum Target {
+    /// http(s)://…/hl7/v2, HTTP Basic credentials.
+    Http(String),
+    /// mllp://HOST:PORT, the credential in MSH-8.
+    Mllp(String),
+    /// soap+http(s)://…/hl7/soap, the CDC web service.
+    Soap(String),
+}
+
+fn parse_target(to: &str) -> anyhow::Result<Target> {
+    if let Some(addr) = to.strip_prefix("mllp://") {
+        let addr = addr.trim_end_matches('/');
+        anyhow::ensure!(
+            addr.rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()),
+            "--to mllp://HOST:PORT needs a host and a port"
+        );
+        return Ok(Target::Mllp(addr.to_string()));
+    }
+    if let Some(url) = to.strip_prefix("soap+") {
+        anyhow::ensure!(
+            url.starts_with("http://") || url.starts_with("https://"),
+            "--to soap+URL needs an http:// or https:// URL of the SOAP service (…/hl7/soap)"
+        );
+        return Ok(Target::Soap(url.to_string()));
+    }
+    anyhow::ensure!(
+        to.starts_with("http://") || to.starts_with("https://"),
+        "--to must be an http(s):// URL of /hl7/v2, mllp://HOST:PORT, or soap+http(s):// URL of /hl7/soap"
+    );
+    Ok(Target::Http(to.to_string()))
+}
+
+/// MSH-n of a message (empty when unreadable).
+fn msh_field(message: &str, n: usize) -> String {
+    imms_hl7::parse(message)
+        .ok()
+        .and_then(|m| m.first("MSH").map(|s| s.field(n).value().to_string()))
+        .unwrap_or_default()
 }
 
 async fn send(
     to: &str,
     user: Option<String>,
     password: Option<String>,
+    facility: Option<String>,
     files: &[PathBuf],
 ) -> anyhow::Result<std::process::ExitCode> {
-    anyhow::ensure!(
-        to.starts_with("http://") || to.starts_with("https://"),
-        "--to must be an http:// or https:// URL of /hl7/v2"
-    );
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(60))
-        .build()?;
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+    let target = parse_target(to)?;
+    let client = reqwest::Client::builder().timeout(TIMEOUT).build()?;
+    let mut mllp: Option<imms_registry::mllp::MllpClient> = None;
     let (mut ok, mut not_ok) = (0usize, 0usize);
     for file in collect_files(files)? {
         for message in read_messages(&file)? {
-            let mut req = client
-                .post(to)
-                .header("content-type", "x-application/hl7-v2+er7")
-                .body(message.clone());
-            if let Some(u) = &user {
-                req = req.basic_auth(u, password.as_deref());
-            }
-            let resp = req
-                .send()
-                .await
-                .with_context(|| format!("sending to {to}"))?;
-            let status = resp.status();
-            let body = resp.text().await?;
-            let control_id = imms_hl7::parse(&message)
-                .ok()
-                .and_then(|m| m.first("MSH").map(|s| s.field(10).value().to_string()))
-                .unwrap_or_default();
-            if !status.is_success() {
-                not_ok += 1;
-                println!("{control_id} HTTP {} {}", status.as_u16(), body.trim());
-                continue;
-            }
+            let control_id = msh_field(&message, 10);
+            // Ok(answer) is an ACK or RSP; Err(line) is a refusal that is not HL7.
+            let answer: Result<String, String> = match &target {
+                Target::Http(url) => {
+                    let mut req = client
+                        .post(url)
+                        .header("content-type", "x-application/hl7-v2+er7")
+                        .body(message.clone());
+                    if let Some(u) = &user {
+                        req = req.basic_auth(u, password.as_deref());
+                    }
+                    let resp = req
+                        .send()
+                        .await
+                        .with_context(|| format!("sending to {url}"))?;
+                    let status = resp.status();
+                    let body = resp.text().await?;
+                    if status.is_success() {
+                        Ok(body)
+                    } else {
+                        Err(format!("HTTP {} {}", status.as_u16(), body.trim()))
+                    }
+                }
+                Target::Mllp(addr) => {
+                    let message = match (&user, &password) {
+                        (Some(u), Some(p)) => {
+                            imms_registry::mllp::set_security(&message, &format!("{u}:{p}"))
+                        }
+                        _ => message.clone(),
+                    };
+                    let mut answer = None;
+                    // One connection for all messages; reconnect once if it was closed.
+                    for _ in 0..2 {
+                        if mllp.is_none() {
+                            mllp = Some(
+                                imms_registry::mllp::MllpClient::connect(addr, TIMEOUT)
+                                    .await
+                                    .with_context(|| format!("connecting to mllp://{addr}"))?,
+                            );
+                        }
+                        match mllp.as_mut().expect("connected").send(&message).await {
+                            Ok(a) => {
+                                answer = Some(a);
+                                break;
+                            }
+                            Err(_) => mllp = None,
+                        }
+                    }
+                    Ok(answer.with_context(|| format!("no answer from mllp://{addr}"))?)
+                }
+                Target::Soap(url) => {
+                    let facility_id = facility.clone().unwrap_or_else(|| msh_field(&message, 4));
+                    let envelope = imms_registry::soap::envelope::submit_single_message(
+                        user.as_deref().unwrap_or(""),
+                        password.as_deref().unwrap_or(""),
+                        &facility_id,
+                        &message,
+                    );
+                    let resp = client
+                        .post(url)
+                        .header(
+                            "content-type",
+                            "application/soap+xml; charset=utf-8; action=\"urn:cdc:iisb:2011:submitSingleMessage\"",
+                        )
+                        .body(envelope)
+                        .send()
+                        .await
+                        .with_context(|| format!("sending to {url}"))?;
+                    let status = resp.status();
+                    let body = resp.text().await?;
+                    use imms_registry::soap::envelope::{read_reply, Reply};
+                    match read_reply(&body) {
+                        Ok(Reply::Return(ack)) => Ok(ack),
+                        Ok(Reply::Fault { name, reason }) => Err(format!("{name} {reason}")),
+                        Err(_) => Err(format!("HTTP {} (not a SOAP answer)", status.as_u16())),
+                    }
+                }
+            };
+            let body = match answer {
+                Ok(body) => body,
+                Err(line) => {
+                    not_ok += 1;
+                    println!("{control_id} {line}");
+                    continue;
+                }
+            };
             let (code, detail) = summarize_ack(&body);
             if code == "AA" {
                 ok += 1
             } else {
                 not_ok += 1
             }
+            // A query's answer: say what it found (QAK-2), never whom.
+            let query_status = imms_hl7::parse(&body)
+                .ok()
+                .and_then(|m| m.first("QAK").map(|q| q.field(2).value().to_string()))
+                .map(|s| format!(" {s}"))
+                .unwrap_or_default();
             println!(
-                "{control_id} {code}{}",
+                "{control_id} {code}{query_status}{}",
                 if detail.is_empty() || code == "AA" {
                     String::new()
                 } else {
