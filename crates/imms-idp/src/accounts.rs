@@ -158,10 +158,6 @@ impl Idp {
         hex(&mac.finalize().into_bytes())
     }
 
-    pub(crate) fn secret(&self) -> &[u8] {
-        &self.secret
-    }
-
     pub fn ssn_hash(&self, ssn: &Ssn) -> String {
         ssn.keyed_hash(&self.pepper)
     }

@@ -1,1 +1,276 @@
-//! Strings in English and Spanish.
+//! The words on the pages, in English and Spanish. The English sign-in words are the
+//! portal FAQ's: "User ID", "Password", "Sign in", "Sign Up", "Forgot your password?".
+
+use axum::http::HeaderMap;
+
+pub struct Text {
+    pub lang: &'static str,
+    pub other_lang: &'static str,
+    pub other_lang_name: &'static str,
+    pub site: &'static str,
+    pub skip: &'static str,
+    pub sign_in_title: &'static str,
+    pub user_id: &'static str,
+    pub password: &'static str,
+    pub sign_in: &'static str,
+    pub sign_up: &'static str,
+    pub no_account: &'static str,
+    pub forgot: &'static str,
+    pub wrong: &'static str,
+    pub locked: &'static str,
+    pub disabled_title: &'static str,
+    pub disabled: &'static str,
+    pub call: &'static str,
+    pub error_title: &'static str,
+    pub error_code: &'static str,
+    pub sign_up_title: &'static str,
+    pub email: &'static str,
+    pub ssn: &'static str,
+    pub ssn_hint: &'static str,
+    pub password_hint: &'static str,
+    pub create: &'static str,
+    pub ssn_in_use: &'static str,
+    pub user_id_taken: &'static str,
+    pub invalid_user_id: &'static str,
+    pub invalid_email: &'static str,
+    pub invalid_ssn: &'static str,
+    pub pw_short: &'static str,
+    pub pw_long: &'static str,
+    pub pw_common: &'static str,
+    pub pw_user_id: &'static str,
+    pub code_title: &'static str,
+    pub code_sent: &'static str,
+    pub code: &'static str,
+    pub continue_: &'static str,
+    pub code_wrong: &'static str,
+    pub mfa_title: &'static str,
+    pub totp_code: &'static str,
+    pub email_instead: &'static str,
+    pub forgot_title: &'static str,
+    pub forgot_intro: &'static str,
+    pub choose_title: &'static str,
+    pub choose_email: &'static str,
+    pub choose_totp: &'static str,
+    pub new_password: &'static str,
+    pub set_password: &'static str,
+    pub reset_done: &'static str,
+    pub settings_title: &'static str,
+    pub signed_in_as: &'static str,
+    pub account_type: &'static str,
+    pub current_password: &'static str,
+    pub change_password: &'static str,
+    pub password_changed: &'static str,
+    pub totp_title: &'static str,
+    pub totp_on: &'static str,
+    pub totp_setup: &'static str,
+    pub totp_secret: &'static str,
+    pub totp_enrol: &'static str,
+    pub totp_enrolled: &'static str,
+    pub sign_out: &'static str,
+    pub signed_out: &'static str,
+    pub bad_request: &'static str,
+    pub csrf: &'static str,
+    pub too_many: &'static str,
+    pub unknown_client: &'static str,
+    pub expired: &'static str,
+    pub server_error: &'static str,
+    pub mail_code_subject: &'static str,
+    pub mail_signup_subject: &'static str,
+    pub mail_reset_subject: &'static str,
+    pub mail_body: &'static str,
+}
+
+pub static EN: Text = Text {
+    lang: "en",
+    other_lang: "es",
+    other_lang_name: "Español",
+    site: "MiLogin",
+    skip: "Skip to main content",
+    sign_in_title: "Sign in to MiLogin",
+    user_id: "User ID",
+    password: "Password",
+    sign_in: "Sign in",
+    sign_up: "Sign Up",
+    no_account: "No account yet?",
+    forgot: "Forgot your password?",
+    wrong: "The user ID or password is not right. Check them and try again.",
+    locked: "This account is temporarily locked after too many failed sign-ins. It will automatically be unlocked after 30 minutes; you do not need to do anything.",
+    disabled_title: "Your account has been disabled",
+    disabled: "Your account has been disabled. Please call the portal helpline:",
+    call: "Helpline:",
+    error_title: "Something went wrong",
+    error_code: "Error code",
+    sign_up_title: "Create a MiLogin citizen account",
+    email: "Email address",
+    ssn: "Social Security number",
+    ssn_hint: "Nine digits, for example 123-45-6789. We keep only a coded fingerprint of it, to make sure each person has one citizen account.",
+    password_hint: "12 to 128 characters. Any characters, including spaces; a short sentence is easy to remember.",
+    create: "Create account",
+    ssn_in_use: "This Social Security number is already in use. An account has probably been created already, possibly through another state service (such as MI Bridges or the Secretary of State). Sign in with that account, or use \"Forgot your password?\".",
+    user_id_taken: "This user ID is already taken. Choose another.",
+    invalid_user_id: "The user ID must be 3 to 64 letters, digits, dots, dashes, underscores or @.",
+    invalid_email: "Enter a valid email address, like name@example.com.",
+    invalid_ssn: "This is not a valid Social Security number. Enter the nine digits on your card.",
+    pw_short: "The password must be at least 12 characters.",
+    pw_long: "The password must be at most 128 characters.",
+    pw_common: "This password is too common and easy to guess. Choose another.",
+    pw_user_id: "The password must not contain your user ID.",
+    code_title: "Enter the code we emailed you",
+    code_sent: "If the details are right, we have sent an 8-digit code to the email address of the account. It is valid for 15 minutes.",
+    code: "Code",
+    continue_: "Continue",
+    code_wrong: "The code is not right or has expired.",
+    mfa_title: "Second step: confirm it is you",
+    totp_code: "Code from your authenticator app, or the code we emailed you",
+    email_instead: "Email me a code instead",
+    forgot_title: "Forgot your password?",
+    forgot_intro: "Enter your user ID. Then choose how to prove it is you, and set a new password.",
+    choose_title: "Choose a security option",
+    choose_email: "Send a code to my email address",
+    choose_totp: "Use my authenticator app",
+    new_password: "New password",
+    set_password: "Set new password",
+    reset_done: "Your password has been changed, and every session of your account has ended. You can sign in now.",
+    settings_title: "Account settings",
+    signed_in_as: "Signed in as",
+    account_type: "Account type",
+    current_password: "Current password",
+    change_password: "Change password",
+    password_changed: "Your password has been changed.",
+    totp_title: "Authenticator app (second step at sign-in)",
+    totp_on: "An authenticator app is set up for this account.",
+    totp_setup: "Add this key to your authenticator app (or open the link on your phone), then enter the 6-digit code it shows.",
+    totp_secret: "Key",
+    totp_enrol: "Turn on",
+    totp_enrolled: "The authenticator app is now required at sign-in.",
+    sign_out: "Sign out",
+    signed_out: "You are signed out.",
+    bad_request: "This request could not be understood. Go back and try again.",
+    csrf: "This form has expired or was already sent. Go back, reload the page and try again.",
+    too_many: "Too many requests. Wait a minute and try again.",
+    unknown_client: "The service that sent you here is not known, or sent you from an address it has not registered. Go back to the service and try again.",
+    expired: "This step has expired. Start again.",
+    server_error: "The service is not available right now. Try again later.",
+    mail_code_subject: "Your MiLogin code",
+    mail_signup_subject: "Your MiLogin sign-up code",
+    mail_reset_subject: "Reset your MiLogin password",
+    mail_body: "Your one-time code is:",
+};
+
+pub static ES: Text = Text {
+    lang: "es",
+    other_lang: "en",
+    other_lang_name: "English",
+    site: "MiLogin",
+    skip: "Saltar al contenido principal",
+    sign_in_title: "Iniciar sesión en MiLogin",
+    user_id: "Identificación de usuario",
+    password: "Contraseña",
+    sign_in: "Iniciar sesión",
+    sign_up: "Registrarse",
+    no_account: "¿Todavía no tiene una cuenta?",
+    forgot: "¿Olvidó su contraseña?",
+    wrong: "La identificación de usuario o la contraseña no son correctas. Revíselas e inténtelo de nuevo.",
+    locked: "Esta cuenta está bloqueada temporalmente por demasiados intentos fallidos. Se desbloqueará automáticamente después de 30 minutos; no necesita hacer nada.",
+    disabled_title: "Su cuenta ha sido desactivada",
+    disabled: "Su cuenta ha sido desactivada. Llame a la línea de ayuda del portal:",
+    call: "Línea de ayuda:",
+    error_title: "Algo salió mal",
+    error_code: "Código de error",
+    sign_up_title: "Crear una cuenta de ciudadano de MiLogin",
+    email: "Correo electrónico",
+    ssn: "Número de Seguro Social",
+    ssn_hint: "Nueve dígitos, por ejemplo 123-45-6789. Solo guardamos una huella cifrada, para asegurar una cuenta de ciudadano por persona.",
+    password_hint: "De 12 a 128 caracteres. Cualquier carácter, también espacios; una frase corta es fácil de recordar.",
+    create: "Crear cuenta",
+    ssn_in_use: "Este número de Seguro Social ya está en uso. Probablemente ya se creó una cuenta, quizás mediante otro servicio del estado (como MI Bridges o la Secretaría de Estado). Inicie sesión con esa cuenta o use \"¿Olvidó su contraseña?\".",
+    user_id_taken: "Esta identificación de usuario ya existe. Elija otra.",
+    invalid_user_id: "La identificación de usuario debe tener de 3 a 64 letras, dígitos, puntos, guiones, guiones bajos o @.",
+    invalid_email: "Escriba un correo electrónico válido, como nombre@ejemplo.com.",
+    invalid_ssn: "Este no es un número de Seguro Social válido. Escriba los nueve dígitos de su tarjeta.",
+    pw_short: "La contraseña debe tener al menos 12 caracteres.",
+    pw_long: "La contraseña debe tener como máximo 128 caracteres.",
+    pw_common: "Esta contraseña es demasiado común y fácil de adivinar. Elija otra.",
+    pw_user_id: "La contraseña no debe contener su identificación de usuario.",
+    code_title: "Escriba el código que le enviamos",
+    code_sent: "Si los datos son correctos, enviamos un código de 8 dígitos al correo electrónico de la cuenta. Es válido por 15 minutos.",
+    code: "Código",
+    continue_: "Continuar",
+    code_wrong: "El código no es correcto o ha vencido.",
+    mfa_title: "Segundo paso: confirme que es usted",
+    totp_code: "Código de su aplicación de autenticación, o el código que le enviamos por correo",
+    email_instead: "Enviarme un código por correo",
+    forgot_title: "¿Olvidó su contraseña?",
+    forgot_intro: "Escriba su identificación de usuario. Luego elija cómo demostrar que es usted y cree una contraseña nueva.",
+    choose_title: "Elija una opción de seguridad",
+    choose_email: "Enviar un código a mi correo electrónico",
+    choose_totp: "Usar mi aplicación de autenticación",
+    new_password: "Contraseña nueva",
+    set_password: "Guardar contraseña nueva",
+    reset_done: "Su contraseña ha cambiado y se cerraron todas las sesiones de su cuenta. Ya puede iniciar sesión.",
+    settings_title: "Configuración de la cuenta",
+    signed_in_as: "Sesión iniciada como",
+    account_type: "Tipo de cuenta",
+    current_password: "Contraseña actual",
+    change_password: "Cambiar contraseña",
+    password_changed: "Su contraseña ha cambiado.",
+    totp_title: "Aplicación de autenticación (segundo paso al iniciar sesión)",
+    totp_on: "Esta cuenta tiene una aplicación de autenticación.",
+    totp_setup: "Agregue esta clave a su aplicación de autenticación (o abra el enlace en su teléfono) y escriba el código de 6 dígitos que muestra.",
+    totp_secret: "Clave",
+    totp_enrol: "Activar",
+    totp_enrolled: "Ahora se pedirá la aplicación de autenticación al iniciar sesión.",
+    sign_out: "Cerrar sesión",
+    signed_out: "Cerró la sesión.",
+    bad_request: "No se pudo entender esta solicitud. Regrese e inténtelo de nuevo.",
+    csrf: "Este formulario venció o ya se envió. Regrese, vuelva a cargar la página e inténtelo de nuevo.",
+    too_many: "Demasiadas solicitudes. Espere un minuto e inténtelo de nuevo.",
+    unknown_client: "El servicio que lo envió aquí no es conocido o usó una dirección no registrada. Regrese al servicio e inténtelo de nuevo.",
+    expired: "Este paso venció. Empiece de nuevo.",
+    server_error: "El servicio no está disponible en este momento. Inténtelo más tarde.",
+    mail_code_subject: "Su código de MiLogin",
+    mail_signup_subject: "Su código de registro de MiLogin",
+    mail_reset_subject: "Restablecer su contraseña de MiLogin",
+    mail_body: "Su código de un solo uso es:",
+};
+
+pub fn text(lang: &str) -> &'static Text {
+    if lang == "es" {
+        &ES
+    } else {
+        &EN
+    }
+}
+
+/// `?lang=` first, then the language cookie, then Accept-Language.
+pub fn choose(query_lang: Option<&str>, headers: &HeaderMap) -> &'static Text {
+    if let Some(l) = query_lang {
+        return text(l);
+    }
+    if let Some(l) = crate::web::cookie(headers, "idp_lang") {
+        return text(&l);
+    }
+    let accept = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut best = ("en", 0.0f32);
+    for part in accept.split(',') {
+        let mut it = part.trim().split(';');
+        let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = it
+            .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse().ok()))
+            .unwrap_or(1.0);
+        let lang = if tag.starts_with("es") {
+            "es"
+        } else if tag.starts_with("en") {
+            "en"
+        } else {
+            continue;
+        };
+        if q > best.1 {
+            best = (lang, q);
+        }
+    }
+    text(best.0)
+}

@@ -261,6 +261,16 @@ impl IdpStore {
         Ok(row.as_ref().map(account).transpose()?)
     }
 
+    pub async fn account_by_subject(&self, subject: &str) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM idp_accounts WHERE subject = $1"
+        ))
+        .bind(subject)
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(row.as_ref().map(account).transpose()?)
+    }
+
     pub async fn account_by_id(&self, id: i64) -> Result<Option<Account>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM idp_accounts WHERE id = $1"

@@ -34,19 +34,19 @@ pub fn router(app: Arc<App>, metrics: Metrics) -> Router {
         metrics: metrics.clone(),
         cache: VerifiedCache::default(),
     });
-    let app_for_idp = app.clone();
     let soap = Arc::new(imms_registry::soap::Soap {
         hl7: hl7.clone(),
         endpoint: format!("{}/hl7/soap", app.config.public_url.trim_end_matches('/')),
     });
+    let app_for_idp = app.clone();
     let ops = Ops { app, metrics };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .with_state(ops)
         .merge(imms_registry::http::router(hl7))
-        .merge(imms_registry::soap::router(soap))
         .merge(crate::cmd::account::idp_router(&app_for_idp))
+        .merge(imms_registry::soap::router(soap))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 // Method, path and request id only: query strings may carry personal data.
@@ -105,7 +105,9 @@ pub async fn run(config: Config, demo: Option<usize>) -> anyhow::Result<std::pro
     println!("imms MLLP listening at {mllp_addr}");
     println!("imms is running at http://{addr} (public URL {}): HL7 v2 over HTTP at /hl7/v2, health at /healthz", app.config.public_url);
     let router = router(app.clone(), metrics);
-    axum::serve(listener, router)
+    // Peer addresses for the identity provider's rate limits.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown())
         .await?;
     app.store().database().close().await;
