@@ -1,17 +1,29 @@
 //! Kill -9 during a load: every message acknowledged AA must be stored exactly once, on
 //! SQLite and on PostgreSQL. Senders resend what was not acknowledged, as an EHR would.
+//! The senders use all three transports at once: HTTP POST, MLLP and the SOAP service.
 
 mod common;
+mod interop;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{msa_code, Server, Site};
+use common::{msa_code, Site};
 use imms_registry::batch::split_messages;
+use imms_registry::mllp::{set_security, MllpClient};
+use imms_registry::soap::envelope::{read_reply, submit_single_message, Reply};
+use interop::Running;
 
 const MESSAGES: usize = 2500;
 const SENDERS: usize = 16;
+
+/// Messages acknowledged AA per transport (HTTP, MLLP, SOAP), over the whole test.
+static PER_TRANSPORT: [std::sync::atomic::AtomicUsize; 3] = [
+    std::sync::atomic::AtomicUsize::new(0),
+    std::sync::atomic::AtomicUsize::new(0),
+    std::sync::atomic::AtomicUsize::new(0),
+];
 
 fn control_id(m: &str) -> String {
     imms_hl7::parse(m)
@@ -26,7 +38,7 @@ fn control_id(m: &str) -> String {
 /// Sends every message whose id is not yet acknowledged; returns when all are acknowledged
 /// or the server stops answering.
 async fn send_all(
-    server_url: String,
+    server: (String, String),
     user: String,
     password: String,
     messages: Arc<Vec<String>>,
@@ -46,16 +58,25 @@ async fn send_all(
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
+    let (base, mllp_addr) = server;
     let mut tasks = Vec::new();
-    for _ in 0..SENDERS {
+    for n in 0..SENDERS {
         let (queue, acked, messages, client) = (
             queue.clone(),
             acked.clone(),
             messages.clone(),
             client.clone(),
         );
-        let (url, user, password) = (server_url.clone(), user.clone(), password.clone());
+        let (base, mllp_addr, user, password) = (
+            base.clone(),
+            mllp_addr.clone(),
+            user.clone(),
+            password.clone(),
+        );
+        // A third of the senders on each transport.
+        let transport = n % 3;
         tasks.push(tokio::spawn(async move {
+            let mut mllp: Option<MllpClient> = None;
             loop {
                 if stop_after.is_some_and(|n| acked.lock().unwrap().len() >= n) {
                     return;
@@ -64,21 +85,55 @@ async fn send_all(
                     return;
                 };
                 let m = &messages[i];
-                let r = client
-                    .post(&url)
-                    .basic_auth(&user, Some(&password))
-                    .body(m.clone())
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status() == 200 => {
-                        let ack = r.text().await.unwrap_or_default();
+                let ack = match transport {
+                    0 => match client
+                        .post(format!("{base}/hl7/v2"))
+                        .basic_auth(&user, Some(&password))
+                        .body(m.clone())
+                        .send()
+                        .await
+                    {
+                        Ok(r) if r.status() == 200 => r.text().await.ok(),
+                        _ => None,
+                    },
+                    1 => {
+                        if mllp.is_none() {
+                            mllp = MllpClient::connect(&mllp_addr, Duration::from_secs(20))
+                                .await
+                                .ok();
+                        }
+                        match mllp.as_mut() {
+                            Some(c) => c
+                                .send(&set_security(m, &format!("{user}:{password}")))
+                                .await
+                                .ok(),
+                            None => None,
+                        }
+                    }
+                    _ => match client
+                        .post(format!("{base}/hl7/soap"))
+                        .header("content-type", "application/soap+xml; charset=utf-8")
+                        .body(submit_single_message(&user, &password, "DEMO-CLINIC", m))
+                        .send()
+                        .await
+                    {
+                        Ok(r) => match read_reply(&r.text().await.unwrap_or_default()) {
+                            Ok(Reply::Return(ack)) => Some(ack),
+                            _ => None,
+                        },
+                        Err(_) => None,
+                    },
+                };
+                match ack {
+                    Some(ack) => {
                         if msa_code(&ack) == "AA" {
                             acked.lock().unwrap().insert(control_id(m));
+                            PER_TRANSPORT[transport]
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                     }
                     // The server is gone: this message was not acknowledged.
-                    _ => return,
+                    None => return,
                 }
             }
         }));
@@ -111,10 +166,9 @@ async fn every_aa_survives_a_kill_and_is_stored_once() {
         let acked = Arc::new(Mutex::new(HashSet::new()));
 
         // Load, and kill the server in the middle of it.
-        let mut server = Server::start(&site);
-        let url = server.url("/hl7/v2");
+        let mut server = Running::start(&site);
         let load = tokio::spawn(send_all(
-            url.clone(),
+            (server.base.clone(), server.mllp.clone()),
             user.clone(),
             password.clone(),
             messages.clone(),
@@ -154,10 +208,10 @@ async fn every_aa_survives_a_kill_and_is_stored_once() {
 
         // Restart and resend what was not acknowledged, plus some that were (an EHR that
         // never saw the answer): nothing is stored twice.
-        let server = Server::start(&site);
+        let server = Running::start(&site);
         acked.lock().unwrap().retain(|id| !id.ends_with('7'));
         send_all(
-            server.url("/hl7/v2"),
+            (server.base.clone(), server.mllp.clone()),
             user.clone(),
             password.clone(),
             messages.clone(),
@@ -194,4 +248,12 @@ async fn every_aa_survives_a_kill_and_is_stored_once() {
         drop(server);
         site.remove().await;
     }
+    let per: Vec<usize> = PER_TRANSPORT
+        .iter()
+        .map(|n| n.load(std::sync::atomic::Ordering::Relaxed))
+        .collect();
+    assert!(
+        per.iter().all(|n| *n > 0),
+        "every transport carried part of the load: {per:?}"
+    );
 }
