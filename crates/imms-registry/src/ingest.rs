@@ -124,7 +124,12 @@ struct Job {
 }
 
 /// One writer: groups what is waiting, stores it with one commit, answers.
-async fn writer(store: Store, acks: Arc<AckMaker>, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn writer(
+    store: Store,
+    acks: Arc<AckMaker>,
+    queue: Arc<Mutex<mpsc::Receiver<Job>>>,
+    max_group: usize,
+) {
     loop {
         let mut jobs = Vec::new();
         {
@@ -133,7 +138,7 @@ async fn writer(store: Store, acks: Arc<AckMaker>, queue: Arc<Mutex<mpsc::Receiv
                 Some(job) => jobs.push(job),
                 None => return,
             }
-            while jobs.len() < MAX_GROUP {
+            while jobs.len() < max_group {
                 match rx.try_recv() {
                     Ok(job) => jobs.push(job),
                     Err(_) => break,
@@ -195,12 +200,14 @@ enum Checked {
 }
 
 impl Ingestor {
-    /// Starts the writer tasks (one for SQLite, a single-writer engine; two for PostgreSQL).
+    /// Starts the writer tasks. SQLite has one writer at a time, so one task with large
+    /// groups; PostgreSQL writes in parallel and each statement is a network round trip, so
+    /// several tasks with smaller groups keep the server busy.
     /// Must be called inside a tokio runtime.
     pub fn new(store: Store, codes: Arc<CodeTables>, registry_id: impl Into<String>) -> Ingestor {
-        let writers = match store.database().engine() {
-            imms_db::Engine::Sqlite => 1,
-            imms_db::Engine::Postgres => 2,
+        let (writers, max_group) = match store.database().engine() {
+            imms_db::Engine::Sqlite => (1, MAX_GROUP),
+            imms_db::Engine::Postgres => (8, 32),
         };
         let acks = Arc::new(AckMaker {
             registry_id: registry_id.into(),
@@ -209,7 +216,7 @@ impl Ingestor {
         let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..writers {
-            tokio::spawn(writer(store.clone(), acks.clone(), rx.clone()));
+            tokio::spawn(writer(store.clone(), acks.clone(), rx.clone(), max_group));
         }
         Ingestor {
             store,
