@@ -484,6 +484,7 @@ fn totp_ok(secret_b32: &str, user: &str, code: &str, now: i64) -> bool {
 impl Idp {
     /// Emails a one-time code under a new flow id (nothing is sent for `to == None`, but
     /// the answer is the same). Returns false when the per-account limit is reached.
+    #[allow(clippy::too_many_arguments)]
     async fn send_code(
         &self,
         t: &'static Text,

@@ -87,7 +87,8 @@ fn is_common(lower: &str) -> bool {
     }
     let chars: Vec<char> = lower.chars().collect();
     for period in 1..=chars.len() / 2 {
-        if chars.len() % period == 0 && chars.chunks(period).all(|c| c == &chars[..period]) {
+        if chars.len().is_multiple_of(period) && chars.chunks(period).all(|c| c == &chars[..period])
+        {
             let unit: String = chars[..period].iter().collect();
             if period <= 3 || set.contains(&unit) {
                 return true;

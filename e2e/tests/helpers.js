@@ -1,0 +1,98 @@
+// Starts the real `imms serve` (its own data directory, SQLite) on a free loopback port,
+// and a tiny relying-party callback server; runs the CLI against the same store.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import http from 'node:http';
+import net from 'node:net';
+
+const root = resolve(import.meta.dirname, '..', '..');
+
+export function imms() {
+  const target = process.env.CARGO_TARGET_DIR || join(root, 'target');
+  const bin = process.env.IMMS_BIN || join(target, 'debug', 'imms');
+  if (!existsSync(bin)) {
+    const r = spawnSync('cargo', ['build', '-q', '-p', 'imms', '--bin', 'imms'], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('could not build imms');
+  }
+  return bin;
+}
+
+export async function freePort() {
+  return new Promise((ok, fail) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+    s.on('error', fail);
+  });
+}
+
+export class Site {
+  constructor(env = {}) {
+    this.dir = mkdtempSync(join(tmpdir(), 'imms-e2e-'));
+    this.extraEnv = env;
+  }
+
+  env() {
+    return {
+      ...process.env,
+      IMMS_DATA_DIR: this.dir,
+      IMMS_DATABASE_URL: `sqlite://${this.dir}/imms.db`,
+      IMMS_MLLP_ADDR: '127.0.0.1:0',
+      RUST_LOG: 'info,sqlx=warn',
+      ...(this.port ? { IMMS_HTTP_ADDR: `127.0.0.1:${this.port}`, IMMS_PUBLIC_URL: this.base } : {}),
+      ...this.extraEnv,
+    };
+  }
+
+  run(args, input = '') {
+    const r = spawnSync(imms(), args, { env: this.env(), input, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`imms ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  async start() {
+    this.port = await freePort();
+    this.base = `http://127.0.0.1:${this.port}`;
+    this.log = '';
+    this.child = spawn(imms(), ['serve'], { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stderr.on('data', (d) => { this.log += d; });
+    await new Promise((ok, fail) => {
+      let out = '';
+      this.child.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes('imms is running at')) ok();
+      });
+      this.child.on('exit', (c) => fail(new Error(`imms serve exited ${c}: ${this.log}`)));
+    });
+    return this;
+  }
+
+  async stop() {
+    if (this.child) {
+      this.child.kill('SIGTERM');
+      await new Promise((ok) => this.child.once('exit', ok));
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/// The relying party's callback: answers 200 so the browser stops there.
+export async function callbackServer() {
+  const port = await freePort();
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('relying party callback');
+  });
+  await new Promise((ok) => server.listen(port, '127.0.0.1', ok));
+  return { server, redirectUri: `http://127.0.0.1:${port}/cb` };
+}
+
+export const chromiumOptions = {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+};
