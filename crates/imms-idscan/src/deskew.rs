@@ -7,6 +7,8 @@
 
 use image::{GrayImage, Luma};
 
+use crate::geometry::{homography, warp};
+
 /// The dominant edge orientation in degrees, in [-90, 90): 0 when the bars stand upright
 /// (gradients horizontal), ±90 when the symbol lies on its side. Also returns the share of
 /// edge strength within ±2° of that orientation (0–1), a confidence.
@@ -14,6 +16,12 @@ use image::{GrayImage, Luma};
 /// Sobel gradients (on a slightly smoothed copy, which keeps their angular error small) vote, weighted by magnitude, into a histogram of orientations (mod 180°);
 /// the peak wins. The mode, unlike the mean, is not pulled aside by the card's print.
 pub fn dominant_angle(img: &GrayImage) -> (f32, f32) {
+    dominant_angle_within(img, None)
+}
+
+/// [`dominant_angle`] among edges whose orientation lies within `window` = (centre, half
+/// width) degrees, e.g. `(90, 25)` for the rows of an upright symbol.
+pub fn dominant_angle_within(img: &GrayImage, window: Option<(f32, f32)>) -> (f32, f32) {
     const BINS: usize = 360; // half-degree bins over 180°
     let img = &image::imageops::blur(img, 1.2);
     let (w, h) = img.dimensions();
@@ -31,6 +39,12 @@ pub fn dominant_angle(img: &GrayImage) -> (f32, f32) {
                 continue; // noise and soft shading
             }
             let a = gy.atan2(gx).to_degrees().rem_euclid(180.0);
+            if let Some((centre, half)) = window {
+                let d = (a - centre).rem_euclid(180.0);
+                if d.min(180.0 - d) > half {
+                    continue;
+                }
+            }
             hist[((a * 2.0) as usize).min(BINS - 1)] += m;
             edges.push((x as f32, y as f32, m, a));
         }
@@ -105,6 +119,61 @@ fn refine(edges: &[(f32, f32, f32, f32)], coarse: f32) -> f32 {
         angle += 180.0;
     }
     angle
+}
+
+/// Undoes perspective on an already straightened symbol: measures the bar direction in the
+/// left and right thirds of `img`; where the bars converge, maps the trapezoid they span onto
+/// a rectangle so they stand parallel. `None` when they already are (or cannot be measured).
+pub fn rectify(img: &GrayImage, fill: u8) -> Option<GrayImage> {
+    let (w, h) = img.dimensions();
+    if w < 90 || h < 30 {
+        return None;
+    }
+    let third = w / 3;
+    let left = image::imageops::crop_imm(img, 0, 0, third, h).to_image();
+    let right = image::imageops::crop_imm(img, w - third, 0, third, h).to_image();
+    let (al, _) = dominant_angle(&left);
+    let (ar, _) = dominant_angle(&right);
+    if al.abs() > 20.0 || ar.abs() > 20.0 || (al - ar).abs() < 0.5 {
+        return None;
+    }
+    // Bars run across the gradient: direction (-sin a, cos a).
+    let dir = |a: f32| {
+        let (s, c) = a.to_radians().sin_cos();
+        (-s, c)
+    };
+    let hf = h as f32;
+    let pl = (third as f32 / 2.0, hf / 2.0);
+    let pr = (w as f32 - third as f32 / 2.0, hf / 2.0);
+    let x_at = |p: (f32, f32), d: (f32, f32), y: f32| p.0 + (y - p.1) * d.0 / d.1;
+    let (dl, dr) = (dir(al), dir(ar));
+    let source = [
+        (x_at(pl, dl, 0.0), 0.0),
+        (x_at(pr, dr, 0.0), 0.0),
+        (x_at(pr, dr, hf), hf),
+        (x_at(pl, dl, hf), hf),
+    ];
+    let target = [(pl.0, 0.0), (pr.0, 0.0), (pr.0, hf), (pl.0, hf)];
+    let to_source = homography(&target, &source);
+    Some(warp(img, &to_source, w, h, fill))
+}
+
+/// Levels the rows of an upright symbol whose rows still slope (a sheared photo): measures
+/// the slope of the near-horizontal edges and shears the picture vertically, which keeps the
+/// bars upright. `None` when the rows are level already.
+pub fn level_rows(img: &GrayImage, fill: u8) -> Option<GrayImage> {
+    let (a, _) = dominant_angle_within(img, Some((90.0, 25.0)));
+    let slope = if a < 0.0 { a + 90.0 } else { a - 90.0 };
+    if slope.abs() < 0.7 || slope.abs() > 25.0 {
+        return None;
+    }
+    let t = slope.to_radians().tan();
+    let (w, h) = img.dimensions();
+    let cx = w as f64 / 2.0;
+    let t = f64::from(t);
+    // Output (x, y) comes from source (x, y + (x - cx) * t).
+    let to_source = [1.0, 0.0, 0.0, t, 1.0, -cx * t, 0.0, 0.0, 1.0];
+    Some(warp(img, &to_source, w, h, fill))
 }
 
 /// Turns `img` by `degrees` (counter-clockwise in image coordinates, i.e. y down) about its

@@ -28,7 +28,9 @@ mod aamva;
 mod deskew;
 mod document;
 mod error;
+mod geometry;
 pub mod intake;
+mod locate;
 mod mrz;
 pub mod pdf417;
 #[cfg(feature = "testgen")]

@@ -11,6 +11,8 @@ use rand::Rng;
 use rxing::common::BitMatrix;
 use rxing::{BarcodeFormat, EncodeHints, Writer};
 
+use crate::geometry::{apply, homography};
+
 /// How a photo is taken. [`Degradation::clean`] is a flat, sharp, well-lit shot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Degradation {
@@ -328,46 +330,4 @@ pub fn box_blur(img: &mut GrayImage, r: u32) {
         };
     pass(w, h, &|row, i| row * w + i, buf);
     pass(h, w, &|col, i| i * w + col, buf);
-}
-
-/// The projective map sending the four `from` points to the four `to` points.
-fn homography(from: &[(f32, f32)], to: &[(f32, f32)]) -> [f64; 9] {
-    // Solve A h = b for h = (h0..h7), h8 = 1.
-    let mut a = [[0f64; 9]; 8];
-    for i in 0..4 {
-        let (x, y) = (f64::from(from[i].0), f64::from(from[i].1));
-        let (u, v) = (f64::from(to[i].0), f64::from(to[i].1));
-        a[2 * i] = [x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y, u];
-        a[2 * i + 1] = [0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y, v];
-    }
-    for col in 0..8 {
-        let pivot = (col..8)
-            .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
-            .unwrap();
-        a.swap(col, pivot);
-        let pivot_row = a[col];
-        for (row, r) in a.iter_mut().enumerate() {
-            if row != col {
-                let f = r[col] / pivot_row[col];
-                for (x, p) in r.iter_mut().zip(pivot_row.iter()).skip(col) {
-                    *x -= f * p;
-                }
-            }
-        }
-    }
-    let mut h = [0f64; 9];
-    for i in 0..8 {
-        h[i] = a[i][8] / a[i][i];
-    }
-    h[8] = 1.0;
-    h
-}
-
-fn apply(h: &[f64; 9], x: f32, y: f32) -> (f32, f32) {
-    let (x, y) = (f64::from(x), f64::from(y));
-    let z = h[6] * x + h[7] * y + h[8];
-    (
-        ((h[0] * x + h[1] * y + h[2]) / z) as f32,
-        ((h[3] * x + h[4] * y + h[5]) / z) as f32,
-    )
 }
