@@ -351,7 +351,7 @@ impl VxuGenerator {
             );
         segs.push(pid);
         let doses = self.rng.gen_range(1..=8);
-        let age_days = (self.today - p.birth_date).num_days().max(1);
+        let age_days = (self.today - p.birth_date).num_days().max(0);
         for _ in 0..doses {
             let (cvx, desc, mvx) = self
                 .products
