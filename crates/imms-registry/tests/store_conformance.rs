@@ -285,3 +285,38 @@ imms_db::conformance_test!(
         assert_eq!(ing.store().counts().await.unwrap().persons, 1);
     }
 );
+
+imms_db::conformance_test!(
+    each_dose_keeps_its_own_observations,
+    |db: Database| async move {
+        let ing = ingestor(db);
+        let mut m = vxu("OBS-1", "M-OBS", "Adeyemi", "Tola", "19900101", &[]);
+        for (i, vfc) in ["V01", "V02", "V03", "V04"].iter().enumerate() {
+            m.push_str(&format!(
+            "ORC|RE||ORD-OBS-{i}^CLINIC-1\rRXA|0|1|2024010{}||115^Tdap^CVX|0.5|mL^mL^UCUM||00^New^NIP001|||||||||||CP|A\r\
+             OBX|1|CE|64994-7^Eligibility^LN|1|{vfc}^x^HL70064||||||F\r",
+            i + 1
+        ));
+        }
+        // Reported twice in one message without order numbers: one dose.
+        m.push_str("RXA|0|1|20230601||03^MMR^CVX|999|||01^Historical^NIP001|||||||||||CP|A\rRXA|0|1|20230601||03^MMR^CVX|999|||01^Historical^NIP001|||||||||||CP|A\r");
+        assert_eq!(
+            ing.process(&m, Authority::Operator).await.unwrap().code,
+            AckCode::Accept
+        );
+        let rec = person(&ing, "CLINIC-1", "M-OBS").await;
+        assert_eq!(rec.immunizations.len(), 5);
+        for imm in rec.immunizations.iter().filter(|i| i.cvx == "115") {
+            let obs: Vec<_> = rec
+                .observations
+                .iter()
+                .filter(|o| o.immunization_id == Some(imm.id))
+                .collect();
+            assert_eq!(obs.len(), 1);
+            assert_eq!(
+                Some(obs[0].value_code.as_str()),
+                imm.vfc_eligibility.as_deref()
+            );
+        }
+    }
+);

@@ -32,6 +32,8 @@ struct Pending {
     audit: Vec<(&'static str, &'static str, Option<i64>, i64)>,
     /// (person id, immunization id, observation)
     observations: Vec<(i64, i64, Observation)>,
+    /// New doses: (person id, dose), inserted together when the message is done.
+    doses: Vec<(i64, Immunization)>,
 }
 
 impl Ctx<'_> {
@@ -47,6 +49,39 @@ impl Ctx<'_> {
             .expect("pending rows")
             .audit
             .push((action, entity, entity_id, person_id));
+    }
+
+    fn new_dose(&self, person_id: i64, imm: &Immunization) {
+        self.pending
+            .lock()
+            .expect("pending rows")
+            .doses
+            .push((person_id, imm.clone()));
+    }
+
+    /// When a new dose of this message is repeated by this one (same person, vaccine and
+    /// day, not told apart by order numbers), the later report replaces it, as an update
+    /// would; answers whether that happened.
+    fn repeats_pending_dose(&self, person_id: i64, imm: &Immunization) -> bool {
+        let mut pending = self.pending.lock().expect("pending rows");
+        let earlier = pending.doses.iter_mut().find(|(p, d)| {
+            *p == person_id
+                && d.cvx == imm.cvx
+                && d.administered_date == imm.administered_date
+                && (imm.filler_order_number.is_none() || d.filler_order_number.is_none())
+        });
+        match earlier {
+            Some((_, d)) => {
+                let order = d
+                    .filler_order_number
+                    .take()
+                    .or(imm.filler_order_number.clone());
+                *d = imm.clone();
+                d.filler_order_number = order;
+                true
+            }
+            None => false,
+        }
     }
 
     fn dose_observation(&self, person_id: i64, immunization_id: i64, o: &Observation) {
@@ -76,6 +111,16 @@ fn placeholders(rows: usize, columns: usize) -> String {
 
 /// Writes the pending audit lines and dose observations of one message.
 async fn flush(tx: &mut Tx<'_>, ctx: &Ctx<'_>) -> Result<(), StoreError> {
+    let doses = std::mem::take(&mut ctx.pending.lock().expect("pending rows").doses);
+    if !doses.is_empty() {
+        let ids = insert_immunizations(tx, ctx, &doses).await?;
+        for ((person_id, imm), id) in doses.iter().zip(ids) {
+            ctx.audit("add", "immunization", Some(id), *person_id);
+            for obs in &imm.observations {
+                ctx.dose_observation(*person_id, id, obs);
+            }
+        }
+    }
     let pending = std::mem::take(&mut *ctx.pending.lock().expect("pending rows"));
     if !pending.audit.is_empty() {
         let sql = format!(
@@ -507,8 +552,9 @@ async fn apply_dose(
                         problems.push(Problem::new(at(), Condition::UnknownKeyIdentifier, Scope::Nothing,
                             "RXA-21 asks to update a dose the registry does not have; it was added.").informational());
                     }
-                    let imm_id = insert_immunization(tx, ctx, person_id, imm).await?;
-                    ctx.audit("add", "immunization", Some(imm_id), person_id);
+                    if !ctx.repeats_pending_dose(person_id, imm) {
+                        ctx.new_dose(person_id, imm);
+                    }
                 }
             }
         }
@@ -541,43 +587,58 @@ async fn duplicate_dose(
     Ok(row.map(|r| r.0))
 }
 
-async fn insert_immunization(
+/// Inserts a message's new doses with one statement; returns their ids in the same order.
+async fn insert_immunizations(
     tx: &mut Tx<'_>,
     ctx: &Ctx<'_>,
-    person_id: i64,
-    imm: &Immunization,
-) -> Result<i64, StoreError> {
-    let (id,): (i64,) = sqlx::query_as(
+    doses: &[(i64, Immunization)],
+) -> Result<Vec<i64>, StoreError> {
+    let sql = format!(
         "INSERT INTO immunizations (person_id, facility_id, filler_order_number, administered_date, cvx, mvx, lot_number, expiration_date, \
          amount, amount_unit, information_source, route, site, administering_facility, administering_provider, completion_status, \
-         vfc_eligibility, funding_source, deleted, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 0, $19, $19) RETURNING id",
-    )
-    .bind(person_id)
-    .bind(ctx.facility_id)
-    .bind(imm.filler_order_number.clone())
-    .bind(imm.administered_date.to_string())
-    .bind(&imm.cvx)
-    .bind(imm.mvx.clone())
-    .bind(imm.lot_number.clone())
-    .bind(imm.expiration_date.map(|d| d.to_string()))
-    .bind(imm.amount.clone())
-    .bind(imm.amount_unit.clone())
-    .bind(&imm.information_source)
-    .bind(imm.route.clone())
-    .bind(imm.site.clone())
-    .bind(imm.administering_facility.clone())
-    .bind(imm.administering_provider.clone())
-    .bind(&imm.completion_status)
-    .bind(imm.vfc_eligibility.clone())
-    .bind(imm.funding_source.clone())
-    .bind(&ctx.now)
-    .fetch_one(&mut **tx)
-    .await?;
-    for obs in &imm.observations {
-        ctx.dose_observation(person_id, id, obs);
+         vfc_eligibility, funding_source, deleted, created_at, updated_at) VALUES {} RETURNING id",
+        (0..doses.len())
+            .map(|r| {
+                let b = r * 19;
+                let cols: Vec<String> = (1..=18).map(|c| format!("${}", b + c)).collect();
+                format!("({}, 0, ${}, ${})", cols.join(", "), b + 19, b + 19)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut q = sqlx::query_as::<_, (i64,)>(&sql);
+    for (person_id, imm) in doses {
+        q = q
+            .bind(*person_id)
+            .bind(ctx.facility_id)
+            .bind(imm.filler_order_number.clone())
+            .bind(imm.administered_date.to_string())
+            .bind(imm.cvx.clone())
+            .bind(imm.mvx.clone())
+            .bind(imm.lot_number.clone())
+            .bind(imm.expiration_date.map(|d| d.to_string()))
+            .bind(imm.amount.clone())
+            .bind(imm.amount_unit.clone())
+            .bind(imm.information_source.clone())
+            .bind(imm.route.clone())
+            .bind(imm.site.clone())
+            .bind(imm.administering_facility.clone())
+            .bind(imm.administering_provider.clone())
+            .bind(imm.completion_status.clone())
+            .bind(imm.vfc_eligibility.clone())
+            .bind(imm.funding_source.clone())
+            .bind(&ctx.now);
     }
-    Ok(id)
+    // Both engines number the rows of one INSERT in the order of its VALUES; RETURNING's
+    // own order is not promised, so sort.
+    let mut ids: Vec<i64> = q
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 async fn update_immunization(
