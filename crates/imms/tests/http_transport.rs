@@ -129,7 +129,7 @@ async fn bad_requests_get_clear_answers_and_store_nothing() {
     for garbage in [
         "hello",
         "MSH|",
-        "MSH|^~\\&|A|CLINIC-B|C|D|x||QBP^Q11|1|P|2.5.1\r",
+        "MSH|^~\\&|A|CLINIC-B|C|D|x||ADT^A01|1|P|2.5.1\r",
         "\u{1}\u{2}\u{3}",
     ] {
         let (status, ack) = post_hl7(&server, &user, &password, garbage).await;

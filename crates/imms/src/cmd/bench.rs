@@ -69,9 +69,17 @@ fn messages(count: usize) -> Vec<String> {
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<std::process::ExitCode> {
     match command {
-        BenchCommand::Hl7 { count, python, hl7apy_count } => hl7(count, &python, hl7apy_count),
+        BenchCommand::Hl7 {
+            count,
+            python,
+            hl7apy_count,
+        } => hl7(count, &python, hl7apy_count),
         BenchCommand::Import { count, engine } => import(count, engine.into()).await,
-        BenchCommand::Http { count, concurrency, engine } => http(count, concurrency, engine.into()).await,
+        BenchCommand::Http {
+            count,
+            concurrency,
+            engine,
+        } => http(count, concurrency, engine.into()).await,
     }?;
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -98,8 +106,14 @@ fn hl7(count: usize, python: &PathBuf, hl7apy_count: usize) -> anyhow::Result<()
         std::hint::black_box(imms_hl7::parse(m).map(|p| p.segments().count()).ok());
     }
     let parse_only = count as f64 / start.elapsed().as_secs_f64();
-    println!("{count} generated VXU, {:.1} MB, {accepted} valid", bytes as f64 / 1e6);
-    println!("{:<34} {:>14} {:>10} {:>10}", "", "messages/s", "MB/s", "vs python-hl7");
+    println!(
+        "{count} generated VXU, {:.1} MB, {accepted} valid",
+        bytes as f64 / 1e6
+    );
+    println!(
+        "{:<34} {:>14} {:>10} {:>10}",
+        "", "messages/s", "MB/s", "vs python-hl7"
+    );
 
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("bench.hl7");
@@ -110,20 +124,48 @@ fn hl7(count: usize, python: &PathBuf, hl7apy_count: usize) -> anyhow::Result<()
         .arg(hl7apy_count.to_string())
         .output()
         .with_context(|| format!("running {} (create it: python3 -m venv .venv-bench && .venv-bench/bin/pip install -r bench/requirements.txt)", python.display()))?;
-    anyhow::ensure!(out.status.success(), "python benchmark failed: {}", String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(
+        out.status.success(),
+        "python benchmark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let peers: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    let py = peers["python-hl7"]["messages_per_second"].as_f64().unwrap_or(f64::NAN);
+    let py = peers["python-hl7"]["messages_per_second"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
     let mb = |rate: f64| rate * bytes as f64 / count as f64 / 1e6;
-    println!("{:<34} {:>14.0} {:>10.1} {:>9.0}x", "imms parse + VXU validation", ours, mb(ours), ours / py);
-    println!("{:<34} {:>14.0} {:>10.1} {:>9.0}x", "imms parse only", parse_only, mb(parse_only), parse_only / py);
+    println!(
+        "{:<34} {:>14.0} {:>10.1} {:>9.0}x",
+        "imms parse + VXU validation",
+        ours,
+        mb(ours),
+        ours / py
+    );
+    println!(
+        "{:<34} {:>14.0} {:>10.1} {:>9.0}x",
+        "imms parse only",
+        parse_only,
+        mb(parse_only),
+        parse_only / py
+    );
     for peer in ["python-hl7", "hl7apy"] {
-        let rate = peers[peer]["messages_per_second"].as_f64().unwrap_or(f64::NAN);
-        println!("{:<34} {:>14.0} {:>10.2} {:>9.2}x", format!("{peer} parse + field reads"), rate, mb(rate), rate / py);
+        let rate = peers[peer]["messages_per_second"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        println!(
+            "{:<34} {:>14.0} {:>10.2} {:>9.2}x",
+            format!("{peer} parse + field reads"),
+            rate,
+            mb(rate),
+            rate / py
+        );
     }
     Ok(())
 }
 
-async fn fresh_database(engine: Engine) -> anyhow::Result<(Database, imms_db::testing::TestDatabaseCleanup)> {
+async fn fresh_database(
+    engine: Engine,
+) -> anyhow::Result<(Database, imms_db::testing::TestDatabaseCleanup)> {
     let (url, cleanup) = imms_db::testing::fresh_url(engine).await;
     Ok((Database::connect(&url).await?, cleanup))
 }
@@ -131,7 +173,10 @@ async fn fresh_database(engine: Engine) -> anyhow::Result<(Database, imms_db::te
 async fn import(count: usize, engine: Engine) -> anyhow::Result<()> {
     let msgs = messages(count);
     let codes = Arc::new(CodeTables::embedded());
-    println!("{count} generated VXU into a fresh {} database", engine.name());
+    println!(
+        "{count} generated VXU into a fresh {} database",
+        engine.name()
+    );
 
     let (db, cleanup) = fresh_database(engine).await?;
     let ingestor = Ingestor::new(Store::new(db.clone()), codes.clone(), "IMMS");
@@ -153,7 +198,10 @@ async fn import(count: usize, engine: Engine) -> anyhow::Result<()> {
     // The floor: the same rows, inserted with no HL7, no checks and no linking look-ups.
     let rows: Vec<imms_registry::vxu::Vxu> = msgs
         .iter()
-        .map(|m| imms_registry::ingest::check(&codes, m, Authority::Operator).map_err(|_| anyhow::anyhow!("unreadable")))
+        .map(|m| {
+            imms_registry::ingest::check(&codes, m, Authority::Operator)
+                .map_err(|_| anyhow::anyhow!("unreadable"))
+        })
         .collect::<Result<_, _>>()?;
     let (db, cleanup) = fresh_database(engine).await?;
     let start = Instant::now();
@@ -164,10 +212,18 @@ async fn import(count: usize, engine: Engine) -> anyhow::Result<()> {
 
     let import_rate = count as f64 / import_secs;
     let raw_rate = count as f64 / raw_secs;
-    println!("stored {} persons and {} doses", counts.persons, counts.immunizations);
+    println!(
+        "stored {} persons and {} doses",
+        counts.persons, counts.immunizations
+    );
     println!("imms hl7 import path      {import_rate:>10.0} VXU/s  ({import_secs:.1} s)");
-    println!("raw INSERT of the rows    {raw_rate:>10.0} VXU/s  ({raw_secs:.1} s, {inserted} rows)");
-    println!("import / raw              {:>10.0} %", 100.0 * import_rate / raw_rate);
+    println!(
+        "raw INSERT of the rows    {raw_rate:>10.0} VXU/s  ({raw_secs:.1} s, {inserted} rows)"
+    );
+    println!(
+        "import / raw              {:>10.0} %",
+        100.0 * import_rate / raw_rate
+    );
     Ok(())
 }
 
@@ -230,28 +286,44 @@ async fn http(count: usize, concurrency: usize, engine: Engine) -> anyhow::Resul
     config.database_url = url;
     config.http_addr = "127.0.0.1:0".into();
     let app = Arc::new(crate::app::App::open(config).await?);
-    app.store().upsert_facility(DEMO_FACILITY, "Bench", Utc::now()).await?;
+    app.store()
+        .upsert_facility(DEMO_FACILITY, "Bench", Utc::now())
+        .await?;
     let password = "bench-password-for-this-run";
     let hash = imms_registry::credentials::hash_password(password);
-    app.store().add_credential("bench", DEMO_FACILITY, &hash, Utc::now()).await?;
+    app.store()
+        .add_credential("bench", DEMO_FACILITY, &hash, Utc::now())
+        .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let router = crate::serve::router(app.clone(), imms_registry::metrics::Metrics::default());
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
     let target = format!("http://{addr}/hl7/v2");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, target, msgs, next) = (client.clone(), target.clone(), msgs.clone(), next.clone());
+        let (client, target, msgs, next) =
+            (client.clone(), target.clone(), msgs.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(m) = msgs.get(i) else { return Ok::<_, anyhow::Error>(latencies) };
+                let Some(m) = msgs.get(i) else {
+                    return Ok::<_, anyhow::Error>(latencies);
+                };
                 let t = Instant::now();
-                let body = client.post(&target).basic_auth("bench", Some(password)).body(m.clone()).send().await?.text().await?;
+                let body = client
+                    .post(&target)
+                    .basic_auth("bench", Some(password))
+                    .body(m.clone())
+                    .send()
+                    .await?
+                    .text()
+                    .await?;
                 latencies.push(t.elapsed());
                 anyhow::ensure!(body.contains("MSA|AA|"), "not accepted: {body}");
             }
@@ -263,10 +335,21 @@ async fn http(count: usize, concurrency: usize, engine: Engine) -> anyhow::Resul
     }
     let secs = start.elapsed().as_secs_f64();
     latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
-    println!("{count} VXU over HTTP, {concurrency} concurrent senders, {} store", engine.name());
+    let pct = |p: f64| {
+        latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
+            * 1000.0
+    };
+    println!(
+        "{count} VXU over HTTP, {concurrency} concurrent senders, {} store",
+        engine.name()
+    );
     println!("sustained      {:>8.0} messages/s", count as f64 / secs);
-    println!("ACK latency    p50 {:.1} ms   p99 {:.1} ms   max {:.1} ms", pct(0.5), pct(0.99), pct(1.0));
+    println!(
+        "ACK latency    p50 {:.1} ms   p99 {:.1} ms   max {:.1} ms",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
     server.abort();
     app.store().database().close().await;
     cleanup.remove().await;
