@@ -26,7 +26,28 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// How long a CSRF token (and its page) stays usable.
 pub const CSRF_SECONDS: i64 = 3600;
 
+/// How often expired sessions, requests, codes and CSRF marks are removed.
+const SWEEP_SECONDS: u64 = 600;
+
+fn spawn_sweeper(idp: &Arc<Idp>) {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let weak = Arc::downgrade(idp);
+    handle.spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(SWEEP_SECONDS));
+        loop {
+            tick.tick().await;
+            let Some(idp) = weak.upgrade() else { break };
+            if let Err(e) = idp.store.sweep(idp.now()).await {
+                tracing::warn!(error = %e, "could not remove expired identity-provider rows");
+            }
+        }
+    });
+}
+
 pub fn router(idp: Arc<Idp>) -> Router {
+    spawn_sweeper(&idp);
     Router::new()
         .route(
             "/idp/.well-known/openid-configuration",

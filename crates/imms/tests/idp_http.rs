@@ -561,6 +561,44 @@ async fn a_person_signs_in_and_a_relying_party_gets_valid_tokens() {
         .unwrap()
         .contains("HttpOnly"));
 
+    // `imms keys rotate` while the server runs: both keys published, new tokens use the new one.
+    let (code_rc, out, _) = site.run(&["keys", "rotate"]);
+    assert_eq!(code_rc, 0);
+    let new_kid = out.trim().strip_prefix("kid=").unwrap().to_string();
+    let jwks: serde_json::Value = serde_json::from_str(
+        &http
+            .get(server.url("/idp/jwks"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    let code = sign_in_for_code(&mut b, "mobile", &challenge, "astrid.l", PASSWORD).await;
+    let (_, tok) = token(
+        &http,
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:9/cb"),
+            ("client_id", "mobile"),
+            ("code_verifier", &verifier),
+        ],
+        None,
+    )
+    .await;
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(tok["id_token"].as_str().unwrap().split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"], new_kid.as_str());
+    assert_eq!(header["alg"], "ES256");
     let log = server.log_text();
     for secret_text in [
         PASSWORD,
