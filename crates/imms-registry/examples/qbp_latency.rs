@@ -41,11 +41,30 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
+/// A value to bind: PostgreSQL wants integers for integer columns.
+#[derive(Clone)]
+enum V {
+    I(i64),
+    T(String),
+}
+
+impl From<&str> for V {
+    fn from(s: &str) -> V {
+        V::T(s.to_string())
+    }
+}
+
+impl From<String> for V {
+    fn from(s: String) -> V {
+        V::T(s)
+    }
+}
+
 async fn insert_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     table_and_columns: &str,
     columns: usize,
-    rows: &[Vec<String>],
+    rows: &[Vec<V>],
 ) {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut sql = format!("INSERT INTO {table_and_columns} VALUES ");
@@ -67,7 +86,10 @@ async fn insert_rows(
         let mut q = sqlx::query(&sql);
         for row in chunk {
             for v in row {
-                q = q.bind(v.clone());
+                q = match v {
+                    V::I(i) => q.bind(*i),
+                    V::T(t) => q.bind(t.clone()),
+                };
             }
         }
         q.execute(&mut **tx).await.expect("insert");
@@ -102,43 +124,43 @@ async fn main() {
         for _ in 0..n {
             id += 1;
             let p = gen.person();
-            let pid = id.to_string();
+            let pid = V::I(id);
             p_rows.push(vec![
                 pid.clone(),
-                p.birth_date.to_string(),
-                p.sex.to_string(),
-                now.clone(),
-                now.clone(),
+                p.birth_date.to_string().into(),
+                p.sex.into(),
+                now.clone().into(),
+                now.clone().into(),
             ]);
             n_rows.push(vec![
                 pid.clone(),
                 "L".into(),
-                p.family.clone(),
-                p.given.clone(),
-                p.middle.clone(),
-                String::new(),
-                normalize_text(&p.family),
-                normalize_text(&p.given),
+                p.family.clone().into(),
+                p.given.clone().into(),
+                p.middle.clone().into(),
+                "".into(),
+                normalize_text(&p.family).into(),
+                normalize_text(&p.given).into(),
             ]);
             i_rows.push(vec![
                 FACILITY.into(),
                 "MR".into(),
-                p.mrn.clone(),
+                p.mrn.clone().into(),
                 FACILITY.into(),
                 pid.clone(),
-                now.clone(),
+                now.clone().into(),
             ]);
             for k in 0..2 {
                 let date = p.birth_date + chrono::Duration::days(60 + 300 * k as i64);
                 d_rows.push(vec![
                     pid.clone(),
                     FACILITY.into(),
-                    date.to_string(),
+                    date.to_string().into(),
                     cvx[(id as usize + k) % cvx.len()].into(),
                     "00".into(),
                     "CP".into(),
-                    now.clone(),
-                    now.clone(),
+                    now.clone().into(),
+                    now.clone().into(),
                 ]);
             }
             next_sample -= 1;
@@ -166,8 +188,6 @@ async fn main() {
         insert_rows(&mut tx, "immunizations (person_id, facility_id, administered_date, cvx, information_source, completion_status, created_at, updated_at)", 8, &d_rows).await;
         tx.commit().await.unwrap();
     }
-    // Casts for PostgreSQL's integer columns are implicit from text only in some cases:
-    // the ids above are bound as text, which both engines store as integers.
     if engine == Engine::Postgres {
         sqlx::query(
             "SELECT setval(pg_get_serial_sequence('persons', 'id'), (SELECT MAX(id) FROM persons))",
