@@ -41,6 +41,8 @@ pub enum IdpError {
     NoSuchAccount,
     #[error("{0}")]
     InvalidClient(&'static str),
+    #[error("the setting {0} is not valid")]
+    InvalidSetting(&'static str),
 }
 
 impl IdpError {
@@ -59,6 +61,7 @@ impl IdpError {
             IdpError::InvalidEmail => "IDP-EMAIL-INVALID",
             IdpError::NoSuchAccount => "IDP-NO-ACCOUNT",
             IdpError::InvalidClient(_) => "IDP-CLIENT-INVALID",
+            IdpError::InvalidSetting(_) => "IDP-CONFIG",
         }
     }
 }

@@ -56,6 +56,8 @@ pub struct IdpSettings {
     pub mail_from: String,
     /// Form posts per client address per minute (0: no limit).
     pub rate_limit_per_minute: u32,
+    /// Proxies (CIDRs) whose X-Forwarded-For is believed for the client's address.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl IdpSettings {
@@ -70,6 +72,7 @@ impl IdpSettings {
             smtp_url: None,
             mail_from: "MiLogin <no-reply@imms.invalid>".into(),
             rate_limit_per_minute: 60,
+            trusted_proxies: vec![],
         }
     }
 
@@ -90,6 +93,7 @@ pub struct Idp {
     /// At most one argon2id computation per core at a time; the rest wait their turn.
     hash_permits: tokio::sync::Semaphore,
     pub(crate) rate: web::RateLimiter,
+    pub(crate) trusted_proxies: Vec<web::Cidr>,
 }
 
 impl Idp {
@@ -107,12 +111,18 @@ impl Idp {
             settings.smtp_url.as_deref(),
             settings.data_dir.join("outbox"),
         )?;
+        let trusted_proxies = settings
+            .trusted_proxies
+            .iter()
+            .map(|c| web::Cidr::parse(c).ok_or(IdpError::InvalidSetting("IMMS_TRUSTED_PROXIES")))
+            .collect::<Result<Vec<_>, _>>()?;
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
         Ok(Idp {
             hasher: password::Hasher::new(settings.hash_cost),
             rate: web::RateLimiter::new(settings.rate_limit_per_minute),
+            trusted_proxies,
             settings,
             store: IdpStore::new(db),
             clock,

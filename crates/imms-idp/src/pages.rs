@@ -177,6 +177,7 @@ pub fn message(
     )
 }
 
+/// An error page. It has no form, so it leaves the browser's CSRF cookie alone.
 pub fn error_page(
     idp: &Idp,
     ctx: &Ctx,
@@ -186,7 +187,7 @@ pub fn error_page(
 ) -> Response {
     let mut r = message(idp, ctx.t, "", ctx.t.error_title, text, code, true);
     *r.status_mut() = status;
-    ctx.finish(idp, r)
+    r
 }
 
 fn internal(idp: &Idp, ctx: &Ctx, e: impl std::fmt::Display) -> Response {

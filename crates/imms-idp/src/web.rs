@@ -87,7 +87,9 @@ pub fn router(idp: Arc<Idp>) -> Router {
         )
         .route("/idp/account/totp", post(crate::pages::settings_totp))
         .route("/idp/static/idp.css", get(css))
-        .fallback(crate::pages::not_found)
+        // Unknown paths under /idp only: the router is merged into the whole site's, whose
+        // other paths (and fallback) are not ours.
+        .route("/idp/{*rest}", axum::routing::any(crate::pages::not_found))
         .layer(middleware::from_fn_with_state(idp.clone(), guard))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(idp)
@@ -110,11 +112,12 @@ async fn guard(
     req: Request,
     next: Next,
 ) -> Response {
-    let ip = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let ip = client_ip(peer, req.headers(), &idp.trusted_proxies);
     let mut resp = if req.method() == axum::http::Method::POST && !idp.rate.allow(ip) {
         let t = crate::i18n::choose(None, req.headers());
         let mut r = crate::pages::message(&idp, t, "", t.error_title, t.too_many, "IDP-RATE", true);
@@ -291,6 +294,67 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
     }
 }
 
+/// An address range in CIDR notation (`10.0.0.0/8`, `fd00::/8`, or one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Option<Cidr> {
+        let (a, p) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = a.parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.parse().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(Cidr { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |ip: IpAddr| -> Option<u128> {
+            match (self.addr, ip) {
+                (IpAddr::V4(_), IpAddr::V4(v)) => Some((u32::from(v) as u128) << 96),
+                (IpAddr::V6(_), IpAddr::V6(v)) => Some(u128::from(v)),
+                _ => None,
+            }
+        };
+        let (Some(a), Some(b)) = (bits(self.addr), bits(ip)) else {
+            return false;
+        };
+        let width = self.prefix as u32;
+        if width == 0 {
+            return true;
+        }
+        let mask = u128::MAX << (128 - width);
+        a & mask == b & mask
+    }
+}
+
+/// The client's address: the peer, or — when the peer is a trusted proxy — the last
+/// address in X-Forwarded-For that is not itself a trusted proxy.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
+    if !trusted.iter().any(|c| c.contains(peer)) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|h| h.trim().parse().ok())
+        .collect();
+    hops.into_iter()
+        .rev()
+        .find(|ip| !trusted.iter().any(|c| c.contains(*ip)))
+        .unwrap_or(peer)
+}
+
 /// A fixed-window counter per client address (per node; the lockout is the per-account
 /// limit and lives in the database).
 pub struct RateLimiter {
@@ -338,6 +402,41 @@ mod tests {
         assert!(!r.allow(a));
         assert!(r.allow(b));
         assert!(RateLimiter::new(0).allow(a));
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let trusted = vec![
+            Cidr::parse("10.0.0.0/8").unwrap(),
+            Cidr::parse("fd00::/8").unwrap(),
+        ];
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.2.3.4, 203.0.113.9, 10.1.1.1"),
+        );
+        let lb: IpAddr = "10.0.0.5".parse().unwrap();
+        let outsider: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(
+            client_ip(lb, &h, &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(outsider, &h, &trusted),
+            outsider,
+            "spoofed header ignored"
+        );
+        assert_eq!(client_ip(lb, &HeaderMap::new(), &trusted), lb);
+        assert!(Cidr::parse("fd00::/8")
+            .unwrap()
+            .contains("fd12::1".parse().unwrap()));
+        assert!(!Cidr::parse("10.0.0.0/8")
+            .unwrap()
+            .contains("11.0.0.1".parse().unwrap()));
+        assert!(Cidr::parse("192.0.2.1")
+            .unwrap()
+            .contains("192.0.2.1".parse().unwrap()));
+        assert!(Cidr::parse("10.0.0.0/33").is_none());
     }
 
     #[test]

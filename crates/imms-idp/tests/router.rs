@@ -571,3 +571,154 @@ impl World {
         self.clock.now()
     }
 }
+
+#[tokio::test]
+async fn unknown_user_ids_take_as_long_and_read_the_same() {
+    let mut w = World::new().await;
+    let (mut known, mut unknown) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    // One warm-up of each, then interleaved rounds in alternating order, so both see the same
+    // machine; the known account gets the right password between rounds to stay clear of
+    // the lockout.
+    for i in 0..7 {
+        let mut pair = vec![];
+        for who in if i % 2 == 0 {
+            ["astrid.l", "nobody.here"]
+        } else {
+            ["nobody.here", "astrid.l"]
+        } {
+            let page = w.call("GET", "/idp/signin", None, None).await;
+            let user = if who == "nobody.here" {
+                format!("nobody{i}")
+            } else {
+                who.to_string()
+            };
+            let t = std::time::Instant::now();
+            let r = w
+                .call(
+                    "POST",
+                    "/idp/signin",
+                    Some(&[
+                        ("csrf", &page.field("csrf")),
+                        ("user_id", &user),
+                        ("password", "wrong password"),
+                    ]),
+                    None,
+                )
+                .await;
+            if i > 0 {
+                if who == "astrid.l" {
+                    known += t.elapsed();
+                } else {
+                    unknown += t.elapsed();
+                }
+            }
+            pair.push(r);
+        }
+        assert_eq!(pair[0].status, pair[1].status);
+        let text = |r: &Resp| {
+            r.body
+                .split("<div class=\"error\"")
+                .nth(1)
+                .unwrap()
+                .split("</div>")
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(text(&pair[0]), text(&pair[1]));
+        w.sign_in("", PASSWORD).await;
+        w.cookies.remove("idp_session");
+    }
+    let ratio = unknown.as_secs_f64() / known.as_secs_f64();
+    eprintln!("unknown/known sign-in time: {ratio:.2}");
+    assert!(
+        (0.5..2.0).contains(&ratio),
+        "unknown/known time ratio {ratio:.2}"
+    );
+}
+
+#[tokio::test]
+async fn over_long_fields_and_bad_forms_get_a_clear_page_and_change_nothing() {
+    let mut w = World::new().await;
+    let page = w.call("GET", "/idp/signin", None, None).await;
+    let long = "x".repeat(5000);
+    let r = w
+        .call(
+            "POST",
+            "/idp/signin",
+            Some(&[
+                ("csrf", &page.field("csrf")),
+                ("user_id", "astrid.l"),
+                ("password", &long),
+            ]),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("IDP-TOO-LONG"));
+    let a = w.idp.account("astrid.l").await.unwrap();
+    assert_eq!(
+        w.idp
+            .store
+            .lock_state(&a.lock_key())
+            .await
+            .unwrap()
+            .failed_count,
+        0,
+        "no guess spent"
+    );
+    // Bodies over 16 KiB, missing fields, unknown pages.
+    let huge = "y".repeat(20_000);
+    let r = w
+        .call(
+            "POST",
+            "/idp/signin",
+            Some(&[("csrf", "x"), ("user_id", &huge), ("password", "p")]),
+            None,
+        )
+        .await;
+    assert!(
+        r.status == StatusCode::BAD_REQUEST || r.status == StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        r.status
+    );
+    let r = w
+        .call(
+            "POST",
+            "/idp/signin",
+            Some(&[("user_id", "astrid.l")]),
+            None,
+        )
+        .await;
+    assert!(r.status == StatusCode::BAD_REQUEST && r.body.contains("IDP-BAD-FORM"));
+    let r = w.call("GET", "/idp/nothing-here", None, None).await;
+    assert!(r.status == StatusCode::NOT_FOUND && r.body.contains("IDP-NOT-FOUND"));
+    // Paths outside /idp are not ours (the site's other components and fallback answer them).
+    let r = w.call("GET", "/favicon.ico", None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(!r.body.contains("IDP-"));
+    // Sign-up with a 300-character user ID and a bad email: refused, no account, no mail.
+    let page = w.call("GET", "/idp/signup", None, None).await;
+    let r = w
+        .call(
+            "POST",
+            "/idp/signup",
+            Some(&[
+                ("csrf", &page.field("csrf")),
+                ("user_id", &"u".repeat(300)),
+                ("email", "not an email"),
+                ("password", "maple river sunrise"),
+                ("ssn", "234-56-7890"),
+            ]),
+            None,
+        )
+        .await;
+    assert!(r.body.contains("IDP-USERID-INVALID") && r.body.contains("IDP-EMAIL-INVALID"));
+    assert!(!w
+        ._dir
+        .path()
+        .join("outbox")
+        .read_dir()
+        .unwrap()
+        .any(|_| true));
+}

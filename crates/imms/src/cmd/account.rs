@@ -74,6 +74,7 @@ pub fn settings(config: &Config) -> anyhow::Result<IdpSettings> {
     s.smtp_url = config.smtp_url.clone();
     s.mail_from = config.mail_from.clone();
     s.rate_limit_per_minute = config.idp_rate_limit;
+    s.trusted_proxies = config.trusted_proxies.clone();
     Ok(s)
 }
 
