@@ -2,8 +2,10 @@
 //!
 //! `cargo run --release -p imms-idscan --features testgen --example readrate -- [N] [SEED] [SAVE_DIR]`
 //!
-//! Each photo is generated in memory from the seed; SAVE_DIR (optional, for looking at the
-//! corpus) receives the photos as files.
+//! Each photo is generated in memory from the seed; SAVE_DIR (optional) receives the photos
+//! as files with their barcode text beside them (`card-NNNN.jpg`, `card-NNNN.txt`), for
+//! `bench/zxing_cpp.py` to read the same images; with `IDSCAN_PREVIEW=1` also small upright
+//! PNG previews to look at.
 
 use std::time::Instant;
 
@@ -29,6 +31,9 @@ fn main() {
         let bytes = photo::photo_of_symbol(&symbol, &d, &mut rng);
         if let Some(dir) = save {
             std::fs::write(format!("{dir}/card-{i:04}.jpg"), &bytes).unwrap();
+            std::fs::write(format!("{dir}/card-{i:04}.txt"), card.payload()).unwrap();
+        }
+        if let (Some(dir), Ok(_)) = (save, std::env::var("IDSCAN_PREVIEW")) {
             let g = imms_idscan::intake::decode_gray(&bytes, &limits).unwrap();
             let (gw, gh) = (g.width(), g.height());
             let f = 1000.0 / gw.max(gh) as f64;
