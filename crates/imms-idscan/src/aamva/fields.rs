@@ -34,9 +34,12 @@ fn ymd(y: u32, m: u32, d: u32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(y, m, d).filter(|d| d.year() == y)
 }
 
-/// Cleans a name element: trims, collapses runs of spaces, and drops the placeholders some
+/// Cleans a name (or street, city) element: trims spaces and stray commas at the ends,
+/// collapses runs of spaces, and drops the placeholders some
 /// jurisdictions write for "no middle name".
 pub(crate) fn name(raw: &str) -> Option<String> {
+    // Some cards pad with a trailing comma ("TESTER,").
+    let raw = raw.trim_matches(|c: char| c == ',' || c.is_whitespace());
     let s = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     if s.is_empty() || matches!(s.as_str(), "NONE" | "UNAVL" | "UNAVAIL" | "N/A" | "NMN") {
         return None;

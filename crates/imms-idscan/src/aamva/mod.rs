@@ -195,6 +195,51 @@ pub(crate) mod tests {
         assert!(doc.name_truncated);
     }
 
+    /// Payloads from the test suite of c0shea/IdParser (IdParser.Test/Licenses/CT Suffix.txt,
+    /// IdParser.Test/ON License.txt, IdParser.Test/Licenses/PA Three Middle Names.txt): facts
+    /// of real-world layouts, with the values that suite expects.
+    const IDPARSER_CT_SUFFIX: &str = "@\n6AAMVA6360060101DL00290182DAACORTEZ,PABLO,,JR\nDAG715 MAIN LN\nDAISTRATFORD\nDAJCT\nDAK066140123  \nDAQ227881513\nDARD   \nDAS          \nDAT     \nDBA20221007\nDBB19761007\nDBC1\nDBD20160823\nDAU600\nDAYGRN\nDBF00\nDBHY";
+    const IDPARSER_ON: &str = "@\n\nANSI 636012030001DL00000367DLDCAG   \nDCBNONE      \nDCDNONE \nDBA20200603\nDCSTESTER,                               \nDCTMARY,ANN                                                                       \nDBD20170607\nDBB19960603\nDBC2\nDAYNONE\nDAU170 CM\nDAG123 ST GEORGE ST E,                   \nDAIFERGUS              \nDAJON\nDAKN1M 3J6    \nDAQS9244-43879-65702\nDCFDV1539283\nDCGCAN\nDCHNONE\nDCK839267959\n";
+    const IDPARSER_PA_V01: &str = "@\n\nANSI 6360250101DL00290194DLDAQ26798765\nDAAJOHN ROBERT LEE JOHNSON SMITH\nDAG140 MAIN ST\nDAIPHILADELPHIA\nDAJPA\nDAK19130      \nDARC   \nDAS*/1             \nDAT---- \nDAU600\nDAYHAZ\nDBA20200203\nDBB19860202\nDBCM\nDBD20160104\nDBF00\nDBHY\n";
+
+    #[test]
+    fn public_sample_untagged_subfile_and_aamva_file_type() {
+        let doc = parse_aamva(IDPARSER_CT_SUFFIX.as_bytes()).unwrap();
+        assert_eq!(doc.family_name, "CORTEZ");
+        assert_eq!(doc.given_names, "PABLO");
+        assert_eq!(doc.suffix.as_deref(), Some("JR"));
+        assert_eq!(doc.birth_date, d(1976, 10, 7)); // written CCYYMMDD on a US v01 card
+        assert_eq!(doc.expiry_date, Some(d(2022, 10, 7)));
+        assert_eq!(doc.sex, Some(Sex::Male));
+        assert_eq!(doc.issuer, "CT");
+        assert_eq!(doc.address.unwrap().postal_code, "06614");
+    }
+
+    #[test]
+    fn public_sample_ontario() {
+        let doc = parse_aamva(IDPARSER_ON.as_bytes()).unwrap();
+        assert_eq!(doc.family_name, "TESTER");
+        assert_eq!(doc.given_names, "MARY ANN");
+        assert_eq!(doc.birth_date, d(1996, 6, 3));
+        assert_eq!(doc.expiry_date, Some(d(2020, 6, 3)));
+        assert_eq!(doc.sex, Some(Sex::Female));
+        assert_eq!(doc.issuer, "ON");
+        let a = doc.address.unwrap();
+        assert_eq!(a.street, "123 ST GEORGE ST E");
+        assert_eq!(a.city, "FERGUS");
+        assert_eq!(a.postal_code, "N1M 3J6");
+    }
+
+    #[test]
+    fn public_sample_space_separated_v01_name_is_refused() {
+        // Pennsylvania writes "FIRST MIDDLE… LAST" without separators. With a double
+        // surname the family name cannot be told apart, so no name is guessed.
+        assert_eq!(
+            parse_aamva(IDPARSER_PA_V01.as_bytes()),
+            Err(ScanError::MissingField("name"))
+        );
+    }
+
     #[test]
     fn refusals() {
         assert_eq!(

@@ -108,19 +108,27 @@ pub(crate) fn split(payload: &[u8]) -> Result<Payload, ScanError> {
     let data_start = cur.at + start;
 
     // Locate every subfile, then cut each at the next one's start.
-    let mut starts: Vec<(usize, [u8; 2])> = Vec::with_capacity(designators.len());
+    // (where the subfile starts, where its elements start, its type)
+    let mut starts: Vec<(usize, usize, [u8; 2])> = Vec::with_capacity(designators.len());
     let mut search_from = data_start;
-    for d in &designators {
+    for (i, d) in designators.iter().enumerate() {
         if let Some(at) = locate(payload, d, data_start.max(search_from)) {
-            starts.push((at, d.kind));
+            starts.push((at, at + 2, d.kind));
             search_from = at + 2;
+        } else if i == 0 && untagged_first(payload, d, data_start) {
+            // Some cards (e.g. older Connecticut ones) omit the type tag of their only
+            // subfile: its first element follows the designator table directly.
+            starts.push((data_start, data_start, d.kind));
+            search_from = data_start + 1;
         }
     }
-    starts.sort_by_key(|(at, _)| *at);
+    starts.sort_by_key(|(at, _, _)| *at);
     let mut subfiles = Vec::with_capacity(starts.len());
-    for (i, (at, kind)) in starts.iter().enumerate() {
-        let limit = starts.get(i + 1).map_or(payload.len(), |(next, _)| *next);
-        let body = &payload[at + 2..limit];
+    for (i, (_, body_at, kind)) in starts.iter().enumerate() {
+        let limit = starts
+            .get(i + 1)
+            .map_or(payload.len(), |(next, _, _)| *next);
+        let body = &payload[*body_at..limit];
         let end = body
             .iter()
             .position(|b| *b == segment_term)
@@ -158,6 +166,16 @@ fn locate(payload: &[u8], d: &Designator, from: usize) -> Option<usize> {
         }
     }
     (from..payload.len()).find(|&at| tagged(at))
+}
+
+/// True when a DL/ID subfile without its type tag starts right after the designator table
+/// (its declared offset within two bytes of there) with a `D..` element code.
+fn untagged_first(payload: &[u8], d: &Designator, data_start: usize) -> bool {
+    (&d.kind == b"DL" || &d.kind == b"ID")
+        && d.offset.abs_diff(data_start) <= 2
+        && payload
+            .get(data_start..data_start + 3)
+            .is_some_and(|c| c[0] == b'D' && c.iter().all(u8::is_ascii_uppercase))
 }
 
 /// Splits a subfile body into `(code, value)` pairs. Element codes are three upper-case letters.
