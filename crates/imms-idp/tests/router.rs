@@ -722,3 +722,113 @@ async fn over_long_fields_and_bad_forms_get_a_clear_page_and_change_nothing() {
         .unwrap()
         .any(|_| true));
 }
+
+#[tokio::test]
+async fn settings_change_the_password_and_end_other_sessions() {
+    let mut w = World::new().await;
+    assert_eq!(w.sign_in("", PASSWORD).await.location, "/idp/account");
+    let other_session = w.cookies.get("idp_session").cloned().unwrap();
+    w.cookies.remove("idp_session");
+    assert_eq!(w.sign_in("", PASSWORD).await.location, "/idp/account");
+    let page = w.call("GET", "/idp/account", None, None).await;
+    let r = w
+        .call(
+            "POST",
+            "/idp/account/password",
+            Some(&[
+                ("csrf", &page.field("csrf")),
+                ("current", "not it at all"),
+                ("password", "brand new garden gate"),
+            ]),
+            None,
+        )
+        .await;
+    assert!(r.body.contains("IDP-SIGNIN-FAILED"));
+    let r = w
+        .call(
+            "POST",
+            "/idp/account/password",
+            Some(&[
+                ("csrf", &r.field("csrf")),
+                ("current", PASSWORD),
+                ("password", "password1234"),
+            ]),
+            None,
+        )
+        .await;
+    assert!(r.body.contains("IDP-PW-COMMON"));
+    let r = w
+        .call(
+            "POST",
+            "/idp/account/password",
+            Some(&[
+                ("csrf", &r.field("csrf")),
+                ("current", PASSWORD),
+                ("password", "brand new garden gate"),
+            ]),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Your password has been changed."));
+    // This browser keeps a (new) session; the other one has ended.
+    assert_eq!(
+        w.call("GET", "/idp/account", None, None).await.status,
+        StatusCode::OK
+    );
+    w.cookies.insert("idp_session".into(), other_session);
+    assert_eq!(
+        w.call("GET", "/idp/account", None, None).await.location,
+        "/idp/signin"
+    );
+    assert_eq!(
+        w.sign_in("", "brand new garden gate").await.location,
+        "/idp/account"
+    );
+}
+
+#[tokio::test]
+async fn cookies_are_secure_and_posts_are_rate_limited() {
+    let t = imms_db::testing::fresh(imms_db::Engine::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = IdpSettings::new(dir.path().to_path_buf(), "https://id.example");
+    settings.rate_limit_per_minute = 3;
+    let idp = Arc::new(Idp::open(settings, t.db.clone(), Arc::new(FakeClock::at(T0))).unwrap());
+    let router = imms_idp::router(idp);
+    let get = Request::builder()
+        .uri("/idp/signin")
+        .body(Body::empty())
+        .unwrap();
+    let r = router.clone().oneshot(get).await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("; Secure")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(r.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap()
+        .contains("max-age="));
+    let mut statuses = vec![];
+    for _ in 0..4 {
+        let post = Request::builder()
+            .method("POST")
+            .uri("/idp/signin")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from("csrf=x&user_id=a&password=b"))
+            .unwrap();
+        statuses.push(
+            router
+                .clone()
+                .oneshot(post)
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, vec![403, 403, 403, 429]);
+    t.drop_database().await;
+}

@@ -289,7 +289,13 @@ fn newest_code(site: &Site, to: &str) -> String {
 
 #[tokio::test]
 async fn a_person_signs_in_and_a_relying_party_gets_valid_tokens() {
-    let site = Site::new(Engine::Sqlite).await;
+    for engine in imms_db::testing::ENGINES {
+        a_person_signs_in_and_a_relying_party_gets_valid_tokens_on(engine).await;
+    }
+}
+
+async fn a_person_signs_in_and_a_relying_party_gets_valid_tokens_on(engine: Engine) {
+    let site = Site::new(engine).await;
     add_account(
         &site,
         "astrid.l",
@@ -632,7 +638,13 @@ async fn sign_in_page(b: &mut Browser, user: &str, password: &str) -> Page {
 
 #[tokio::test]
 async fn lockout_disabled_accounts_sign_up_and_recovery_over_http() {
-    let site = Site::new(Engine::Sqlite).await;
+    for engine in imms_db::testing::ENGINES {
+        lockout_disabled_accounts_sign_up_and_recovery_over_http_on(engine).await;
+    }
+}
+
+async fn lockout_disabled_accounts_sign_up_and_recovery_over_http_on(engine: Engine) {
+    let site = Site::new(engine).await;
     add_account(
         &site,
         "astrid.l",
