@@ -12,11 +12,16 @@
 //! ## Pieces
 //! - [`intake`]: JPEG / PNG / WebP only, size and dimensions checked from the header before
 //!   decoding (15 MiB, 50 megapixels by default, see [`Limits`]), EXIF orientation honoured.
-//! - [`pdf417`]: the barcode search, a ladder of scales, binarizers and turns within a time
-//!   budget, over rxing's PDF417 reader.
+//! - [`pdf417`]: the barcode search over rxing's PDF417 reader, within a time budget: crop the
+//!   densest patch of edges (`locate`), straighten it by its measured slant, undo perspective
+//!   (`deskew`, `geometry`), then a greedy-ordered ladder of scales, thresholds and second
+//!   guesses. A QR code where the PDF417 should be is reported as "not a license barcode".
 //! - [`parse_aamva`]: the AAMVA DL/ID Card Design Standard payload (PDF417 text on the back of a
 //!   US or Canadian card), versions 01–10, into an [`IdDocument`].
 //! - [`parse_mrz`] / [`parse_td3`]: an ICAO 9303 TD3 passport MRZ, every check digit verified.
+//!   Reading the MRZ off a passport photo (OCR) is not built yet: [`scan`] reads cards only.
+//! - `testgen` (feature): the seeded generator of payloads, passports and degraded photos
+//!   that the tests, the benches and the `readrate` / `ladder` examples use.
 //!
 //! ## Never a wrong value
 //! A date of birth read wrong would match the wrong person, so every reader here refuses

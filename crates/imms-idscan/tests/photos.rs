@@ -180,3 +180,28 @@ fn huge_dimensions_refused_in_milliseconds() {
         Err(ScanError::TooLarge { .. })
     ));
 }
+
+#[test]
+fn degraded_photos_are_read_exactly_or_refused() {
+    // Small kitchen-table photos (debug builds are slow); whatever happens, never a wrong value.
+    let mut right = 0;
+    for seed in 0..6u64 {
+        let (c, mut rng) = card(900 + seed);
+        let d = Degradation {
+            photo_width: 1400,
+            ..Degradation::random(&mut rng)
+        };
+        let bytes = photo_of(&c, &d, &mut rng);
+        match scan(&bytes, &patient()) {
+            Ok(doc) => {
+                assert_eq!(doc, c.expected(), "{d:?}");
+                right += 1;
+            }
+            Err(e) => assert!(
+                matches!(e, ScanError::NoBarcode | ScanError::NotAamva),
+                "{e:?}"
+            ),
+        }
+    }
+    assert!(right >= 4, "only {right} of 6 read");
+}
