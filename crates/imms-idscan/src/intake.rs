@@ -109,6 +109,10 @@ pub fn dimensions(bytes: &[u8], limits: &Limits) -> Result<(u32, u32), ScanError
 /// Decodes `bytes` into an upright grayscale picture.
 pub fn decode_gray(bytes: &[u8], limits: &Limits) -> Result<GrayImage, ScanError> {
     let format = sniff(bytes, limits)?;
+    if format == Format::Jpeg && !jpeg_has_end(bytes) {
+        // The JPEG decoder would fill a cut-off file with grey and carry on.
+        return Err(ScanError::CorruptImage);
+    }
     let mut decoder = decoder(bytes, format, limits)?;
     check_dimensions(decoder.dimensions(), limits)?;
     let orientation = decoder
@@ -120,6 +124,14 @@ pub fn decode_gray(bytes: &[u8], limits: &Limits) -> Result<GrayImage, ScanError
     let mut upright = DynamicImage::ImageLuma8(gray);
     upright.apply_orientation(orientation);
     Ok(upright.into_luma8())
+}
+
+/// A complete JPEG has its end-of-image marker (FF D9) at the end, or, when a phone appends
+/// a trailer or a second image, at the end of that: within the last 64 KiB either way.
+/// Entropy-coded data never holds FF D9, so a file cut short has none there.
+fn jpeg_has_end(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(64 * 1024)..];
+    tail.windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
 fn decoder<'a>(
