@@ -109,7 +109,7 @@ async fn read_answer(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String
             return Some(text);
         }
         let mut chunk = [0u8; 8192];
-        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+        let n = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut chunk))
             .await
             .expect("an answer in time")
             .unwrap_or(0);
