@@ -5,7 +5,7 @@
 //! Each photo is generated in memory from the seed; SAVE_DIR (optional) receives the photos
 //! as files with their barcode text beside them (`card-NNNN.jpg`, `card-NNNN.txt`), for
 //! `bench/zxing_cpp.py` to read the same images; with `IDSCAN_PREVIEW=1` also small upright
-//! PNG previews to look at.
+//! PNG previews to look at. `IDSCAN_WIDTH=4000` makes every photo 4000x3000 (12 megapixels).
 
 use std::time::Instant;
 
@@ -26,7 +26,10 @@ fn main() {
     for i in 0..n {
         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(i as u64));
         let card = AamvaCard::random(&mut rng);
-        let d = Degradation::random(&mut rng);
+        let mut d = Degradation::random(&mut rng);
+        if let Some(w) = std::env::var("IDSCAN_WIDTH").ok().and_then(|w| w.parse().ok()) {
+            d.photo_width = w; // e.g. 4000 for 12-megapixel photos only
+        }
         let symbol = photo::pdf417_symbol(&card.payload());
         let bytes = photo::photo_of_symbol(&symbol, &d, &mut rng);
         if let Some(dir) = save {
