@@ -477,6 +477,35 @@ fn totp_for(secret_b32: &str, user: &str) -> Option<TOTP> {
     .ok()
 }
 
+/// The time step a code belongs to (the current one, or one either side for clock skew).
+fn totp_step(secret_b32: &str, user: &str, code: &str, now: i64) -> Option<i64> {
+    let code = code.trim();
+    if code.len() != 6 {
+        return None;
+    }
+    let t = totp_for(secret_b32, user)?;
+    [0i64, -30, 30].into_iter().find_map(|d| {
+        let at = (now + d).max(0);
+        bool::from(t.generate(at as u64).as_bytes().ct_eq(code.as_bytes())).then_some(at / 30)
+    })
+}
+
+impl Idp {
+    /// A right TOTP code whose time step is newer than the last one accepted (no replay).
+    async fn totp_accept(&self, account: &Account, code: &str, now: i64) -> bool {
+        let Some(secret) = account.totp_secret.as_deref() else {
+            return false;
+        };
+        let Some(step) = totp_step(secret, &account.user_id, code, now) else {
+            return false;
+        };
+        self.store
+            .use_totp_step(account.id, step)
+            .await
+            .unwrap_or(false)
+    }
+}
+
 fn totp_ok(secret_b32: &str, user: &str, code: &str, now: i64) -> bool {
     let code = code.trim();
     code.len() == 6 && totp_for(secret_b32, user).is_some_and(|t| t.check(code, now.max(0) as u64))
@@ -629,11 +658,7 @@ pub async fn mfa_post(State(idp): State<Arc<Idp>>, ctx: Ctx, Form(f): Form<CodeF
         Ok(ok) => ok,
         Err(e) => return internal(&idp, &ctx, e),
     };
-    let totp = ok_tries
-        && account
-            .totp_secret
-            .as_deref()
-            .is_some_and(|s| totp_ok(s, &account.user_id, &f.code, now));
+    let totp = ok_tries && idp.totp_accept(&account, &f.code, now).await;
     let email = ok_tries
         && !totp
         && matches!(
@@ -1058,9 +1083,7 @@ pub async fn forgot_verify(
     let ok = tries_left
         && match &account {
             Some(a) => {
-                a.totp_secret
-                    .as_deref()
-                    .is_some_and(|s| totp_ok(s, &a.user_id, &f.code, now))
+                idp.totp_accept(a, &f.code, now).await
                     || matches!(
                         idp.check_code(&format!("{}e", f.flow), "reset-email", &f.code)
                             .await,
@@ -1305,6 +1328,10 @@ pub async fn settings_totp(
     let _ = idp.store.otp_use(&f.flow, now).await;
     if let Err(e) = idp.store.set_totp(account.id, Some(&otp.payload)).await {
         return internal(&idp, &ctx, e);
+    }
+    // The code just used cannot sign in again.
+    if let Some(step) = totp_step(&otp.payload, &account.user_id, &f.code, now) {
+        let _ = idp.store.use_totp_step(account.id, step).await;
     }
     tracing::info!(account = account.id, "authenticator app enrolled");
     let mut updated = account.clone();

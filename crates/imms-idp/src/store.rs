@@ -438,12 +438,26 @@ impl IdpStore {
         Ok(())
     }
 
+    /// Records a TOTP time step as used; false when it (or a later one) was used before.
+    pub async fn use_totp_step(&self, id: i64, step: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE idp_accounts SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+        )
+        .bind(id)
+        .bind(step)
+        .execute(self.db.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     pub async fn set_totp(&self, id: i64, secret: Option<&str>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE idp_accounts SET totp_secret = $2 WHERE id = $1")
-            .bind(id)
-            .bind(secret)
-            .execute(self.db.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE idp_accounts SET totp_secret = $2, totp_last_step = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .bind(secret)
+        .execute(self.db.pool())
+        .await?;
         Ok(())
     }
 
@@ -741,10 +755,10 @@ impl IdpStore {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Codes sent for this account in the last `window` seconds (a per-account rate limit).
+    /// Codes emailed for this account since `since` (a per-account rate limit).
     pub async fn recent_otps(&self, account_id: i64, since: Timestamp) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM idp_otps WHERE account_id = $1 AND created_at > $2",
+            "SELECT COUNT(*) FROM idp_otps WHERE account_id = $1 AND created_at > $2 AND purpose IN ('mfa-email', 'reset-email')",
         )
         .bind(account_id)
         .bind(since)

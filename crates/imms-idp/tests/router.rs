@@ -515,6 +515,27 @@ async fn second_factor_with_an_authenticator_app_or_an_emailed_code() {
         .await;
     assert_eq!(r.location, "/idp/account");
 
+    // The same code cannot be used twice (RFC 6238, 5.2).
+    w.cookies.remove("idp_session");
+    let r = w.sign_in("", PASSWORD).await;
+    let flow2 = r.field("flow");
+    let r = w
+        .call(
+            "POST",
+            "/idp/mfa",
+            Some(&[
+                ("csrf", &r.field("csrf")),
+                ("flow", &flow2),
+                ("code", &code),
+                ("action", "verify"),
+            ]),
+            None,
+        )
+        .await;
+    assert!(
+        r.body.contains("IDP-CODE-WRONG"),
+        "replayed TOTP code refused"
+    );
     // The email fallback.
     w.cookies.remove("idp_session");
     let r = w.sign_in("", PASSWORD).await;
@@ -831,4 +852,60 @@ async fn cookies_are_secure_and_posts_are_rate_limited() {
     }
     assert_eq!(statuses, vec![403, 403, 403, 429]);
     t.drop_database().await;
+}
+
+#[tokio::test]
+async fn at_most_five_emailed_codes_per_account_per_hour() {
+    let mut w = World::new().await;
+    let outbox = w._dir.path().join("outbox");
+    let mails = || std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0);
+    for i in 0..7 {
+        let p = w.call("GET", "/idp/forgot", None, None).await;
+        let r = w
+            .call(
+                "POST",
+                "/idp/forgot",
+                Some(&[("csrf", &p.field("csrf")), ("user_id", "astrid.l")]),
+                None,
+            )
+            .await;
+        let flow = r.field("flow");
+        let r = w
+            .call(
+                "POST",
+                "/idp/forgot/choose",
+                Some(&[
+                    ("csrf", &r.field("csrf")),
+                    ("flow", &flow),
+                    ("option", "email"),
+                ]),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "the same answer every time");
+        assert_eq!(mails(), (i + 1).min(5));
+    }
+    w.clock.advance(3601);
+    let p = w.call("GET", "/idp/forgot", None, None).await;
+    let r = w
+        .call(
+            "POST",
+            "/idp/forgot",
+            Some(&[("csrf", &p.field("csrf")), ("user_id", "astrid.l")]),
+            None,
+        )
+        .await;
+    let flow = r.field("flow");
+    w.call(
+        "POST",
+        "/idp/forgot/choose",
+        Some(&[
+            ("csrf", &r.field("csrf")),
+            ("flow", &flow),
+            ("option", "email"),
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!(mails(), 6, "an hour later, codes are sent again");
 }
