@@ -230,3 +230,102 @@ async fn mllp_cuts_off_garbage_and_answers_others() {
     drop(server);
     site.remove().await;
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A raw HTTP/1.1 POST of `chunks` × 64 KiB in chunked encoding (no Content-Length);
+/// returns the response's start.
+fn post_chunked(addr: &str, chunks: usize, first: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let head = format!(
+        "POST /hl7/soap HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/soap+xml\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    let _ = s.write_all(head.as_bytes());
+    let _ = s.write_all(format!("{:x}\r\n", first.len()).as_bytes());
+    let _ = s.write_all(first);
+    let _ = s.write_all(b"\r\n");
+    let chunk = vec![b'A'; 64 * 1024];
+    for _ in 0..chunks {
+        if s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .is_err()
+            || s.write_all(&chunk).is_err()
+            || s.write_all(b"\r\n").is_err()
+        {
+            break;
+        }
+    }
+    let _ = s.write_all(b"0\r\n\r\n");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.windows(15).any(|w| w == b"</soap:Envelope") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_and_hostile_soap_bodies_cost_no_memory() {
+    let site = Site::new(Engine::Sqlite).await;
+    let server = Running::start(&site);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let pid = server.child.id();
+    // Warm up, then measure.
+    let _ = post_chunked(&addr, 1, b"<x/>");
+    let before = rss_kib(pid);
+    let envelope_start = b"<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body><submitSingleMessage xmlns=\"urn:cdc:iisb:2011\"><hl7Message>";
+    for _ in 0..40 {
+        // 3 MiB without a Content-Length: cut off at the limit.
+        let r = post_chunked(&addr, 48, envelope_start);
+        assert!(
+            r.contains("MessageTooLargeFault"),
+            "{}",
+            &r[..r.len().min(400)]
+        );
+    }
+    let lol = format!(
+        "<?xml version=\"1.0\"?><!DOCTYPE l [<!ENTITY l0 \"lol\">{}]><s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body><connectivityTest xmlns=\"urn:cdc:iisb:2011\"><echoBack>&l9;</echoBack></connectivityTest></s:Body></s:Envelope>",
+        (1..10)
+            .map(|i| format!("<!ENTITY l{i} \"{}\">", format!("&l{};", i - 1).repeat(10)))
+            .collect::<String>()
+    );
+    let client = reqwest::Client::new();
+    for _ in 0..40 {
+        let r = client
+            .post(server.url("/hl7/soap"))
+            .header("content-type", "application/soap+xml")
+            .body(lol.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 500);
+        let text = r.text().await.unwrap();
+        assert!(
+            text.contains("<fault xmlns=\"urn:cdc:iisb:2011\">"),
+            "{text}"
+        );
+        assert!(!text.contains("lollol"));
+    }
+    let after = rss_kib(pid);
+    // 120 MiB of oversized bodies and 40 billion-laughs later, the process has not grown by
+    // more than a few request buffers.
+    assert!(
+        after < before + 32 * 1024,
+        "RSS grew from {before} KiB to {after} KiB"
+    );
+    drop(server);
+    site.remove().await;
+}
