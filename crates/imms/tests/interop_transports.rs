@@ -136,6 +136,8 @@ async fn an_independent_soap_client_from_our_wsdl() {
     );
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/zeep_client.py");
     let out = std::process::Command::new(python)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
         .arg(script)
         .args([
             &server.base,
