@@ -64,6 +64,8 @@ enum Command {
         #[command(subcommand)]
         command: cmd::demo::DemoCommand,
     },
+    /// Read a photo of a driver's license, state ID or US passport; print it as JSON.
+    Idscan { file: PathBuf },
     /// Measure throughput and latency beside the peers named in docs/benchmarks.md.
     Bench {
         #[command(subcommand)]
@@ -109,6 +111,7 @@ async fn main() -> std::process::ExitCode {
             Command::Oidc { command } => cmd::oidc::run(config, command).await,
             Command::Keys { command } => cmd::keys::run(config, command).await,
             Command::Bench { command } => cmd::bench::run(command).await,
+            Command::Idscan { file } => cmd::idscan::run(file),
         }
     }
     .await;

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod codes;
 pub mod demo;
 pub mod hl7;
+pub mod idscan;
 pub mod keys;
 pub mod oidc;
 pub mod org;
