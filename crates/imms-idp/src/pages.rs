@@ -106,6 +106,7 @@ struct SettingsPage {
     totp_secret: String,
     totp_uri: String,
     totp_flow: String,
+    totp_qr: String,
 }
 
 fn clean_req(req: &str) -> String {
@@ -1141,11 +1142,13 @@ async fn settings(
     notice: &'static str,
     error: Option<Msg>,
 ) -> Response {
-    let (mut secret, mut uri, mut flow) = (String::new(), String::new(), String::new());
+    let (mut secret, mut uri, mut flow, mut qr) =
+        (String::new(), String::new(), String::new(), String::new());
     if account.totp_secret.is_none() {
         let s = Secret::generate_secret().to_encoded().to_string();
         if let Some(t) = totp_for(&s, &account.user_id) {
             uri = t.get_url();
+            qr = t.get_qr_base64().unwrap_or_default();
         }
         flow = random_token();
         let otp = Otp {
@@ -1178,6 +1181,7 @@ async fn settings(
         totp_secret: secret,
         totp_uri: uri,
         totp_flow: flow,
+        totp_qr: qr,
     };
     ctx.finish(idp, html(status, page))
 }

@@ -440,6 +440,10 @@ async fn second_factor_with_an_authenticator_app_or_an_emailed_code() {
     let mut w = World::new().await;
     assert_eq!(w.sign_in("", PASSWORD).await.location, "/idp/account");
     let page = w.call("GET", "/idp/account", None, None).await;
+    assert!(
+        page.body.contains("src=\"data:image/png;base64,"),
+        "a QR code for the phone"
+    );
     let secret = page
         .body
         .split("<code class=\"secret\">")
