@@ -913,3 +913,78 @@ async fn at_most_five_emailed_codes_per_account_per_hour() {
     .await;
     assert_eq!(mails(), 6, "an hour later, codes are sent again");
 }
+
+#[tokio::test]
+async fn the_disabled_page_gives_the_configured_helpline() {
+    let t = imms_db::testing::fresh(imms_db::Engine::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = IdpSettings::new(dir.path().to_path_buf(), "http://127.0.0.1:8080");
+    settings.helpline = "1-800-555-0199".into();
+    let idp = Arc::new(Idp::open(settings, t.db.clone(), Arc::new(FakeClock::at(T0))).unwrap());
+    idp.add_account(&AddAccount {
+        user_id: "off.line",
+        email: "off@example.org",
+        acct_type: AcctType::Employee,
+        password: PASSWORD,
+        ssn: None,
+    })
+    .await
+    .unwrap();
+    idp.set_disabled("off.line", true).await.unwrap();
+    let router = imms_idp::router(idp);
+    let r = router
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/idp/signin?lang=es")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let cookies: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .collect();
+    let body = String::from_utf8(
+        axum::body::to_bytes(r.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    let pat = "name=\"csrf\" value=\"";
+    let s = body.find(pat).unwrap() + pat.len();
+    let csrf = &body[s..s + body[s..].find('"').unwrap()];
+    let post = Request::builder()
+        .method("POST")
+        .uri("/idp/signin")
+        .header("cookie", cookies.join("; "))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!(
+            "csrf={}&user_id=off.line&password={}",
+            enc(csrf),
+            enc(PASSWORD)
+        )))
+        .unwrap();
+    let r = router.oneshot(post).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body = String::from_utf8(
+        axum::body::to_bytes(r.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        body.contains("1-800-555-0199") && body.contains("IDP-DISABLED"),
+        "{body}"
+    );
+    assert!(
+        body.contains("desactivada"),
+        "in the language chosen with the switch"
+    );
+    t.drop_database().await;
+}
