@@ -17,4 +17,4 @@ pub mod person;
 
 pub use codes::{CodeTables, CodesError, Cvx, CvxStatus, Mvx};
 pub use immunization::{Immunization, Observation, ObservationKind, Refusal};
-pub use person::{Address, Identifier, NameType, Person, PersonName, Phone, Sex};
+pub use person::{Address, Identifier, NameType, NextOfKin, Pd1, Person, PersonName, Phone, Sex};

@@ -127,6 +127,42 @@ pub struct Person {
     pub multiple_birth: Option<bool>,
     pub birth_order: Option<u8>,
     pub death_date: Option<NaiveDate>,
+    /// PD1: reminder/recall and sharing choices, as the facility reported them.
+    pub pd1: Option<Pd1>,
+    /// NK1: parents, guardians and other contacts.
+    pub next_of_kin: Vec<NextOfKin>,
+}
+
+/// PD1 (patient additional demographics) as the CDC IG uses it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Pd1 {
+    /// PD1-11, HL7 table 0215 (reminder/recall choice).
+    pub publicity_code: Option<String>,
+    /// PD1-12: "Y" when the person asked that their record not be shared.
+    pub protection_indicator: Option<String>,
+    /// PD1-13.
+    pub protection_date: Option<NaiveDate>,
+    /// PD1-16, HL7 table 0441 (A active, I inactive, P permanently inactive/deceased …).
+    pub registry_status: Option<String>,
+    /// PD1-17.
+    pub registry_status_date: Option<NaiveDate>,
+}
+
+impl Pd1 {
+    pub fn is_empty(&self) -> bool {
+        self == &Pd1::default()
+    }
+}
+
+/// NK1: a next of kin or responsible party.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextOfKin {
+    pub name: PersonName,
+    /// NK1-3, HL7 table 0063 (MTH mother, FTH father, GRD guardian …).
+    pub relationship: String,
+    pub address: Option<Address>,
+    /// Digits only.
+    pub phone: Option<String>,
 }
 
 impl Person {

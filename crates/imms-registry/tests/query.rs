@@ -326,3 +326,46 @@ imms_db::conformance_test!(
         );
     }
 );
+
+imms_db::conformance_test!(
+    pd1_and_next_of_kin_come_back_where_known,
+    |db: Database| async move {
+        let ing = ingestor(db);
+        let with_nk1 = VXU.replacen(
+            "PD1|",
+            "NK1|1|Quintero^Marisol^^^^^L|MTH^Mother^HL70063|417 Larkspur Ln^^Lansing^MI^48933^USA^H|^PRN^PH^^^517^5550100\rPD1|",
+            1,
+        );
+        assert_eq!(
+            ing.process(&with_nk1, Authority::Operator)
+                .await
+                .unwrap()
+                .code
+                .code(),
+            "AA"
+        );
+        let rsp = ask(&ing, "CLINIC-1", &qbp("CLINIC-1", "Q-NK", Q_FULL)).await;
+        assert_eq!(field(&rsp, "QAK", 2), "OK", "{rsp}");
+        let pd1 = segment(&rsp, "PD1");
+        assert_eq!(pd1.len(), 1, "{rsp}");
+        assert!(
+            pd1[0].contains("|02^^HL70215|N|20240115|||A|20240115"),
+            "{}",
+            pd1[0]
+        );
+        let nk1 = segment(&rsp, "NK1");
+        assert_eq!(nk1.len(), 1, "{rsp}");
+        assert!(nk1[0].starts_with("NK1|1|Quintero^Marisol^^^^^L|MTH^^HL70063|417 Larkspur Ln^^Lansing^MI^48933^^H|^PRN^PH^^^517^5550100"), "{}", nk1[0]);
+        let order: Vec<&str> = rsp
+            .split('\r')
+            .filter(|s| s.len() > 3)
+            .map(|s| &s[..3])
+            .collect();
+        let pid = order.iter().position(|s| *s == "PID").unwrap();
+        assert_eq!(
+            &order[pid + 1..pid + 3],
+            &["PD1", "NK1"],
+            "PID, PD1, NK1 in the IG's order"
+        );
+    }
+);

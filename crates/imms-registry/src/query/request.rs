@@ -405,6 +405,8 @@ pub fn read_query(message: &Message<'_>, today: NaiveDate) -> Query {
             multiple_birth,
             birth_order,
             death_date: None,
+            pd1: None,
+            next_of_kin: Vec::new(),
         }))),
         _ => Err(problems),
     };

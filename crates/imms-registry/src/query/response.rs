@@ -182,6 +182,30 @@ fn cvx_text<'c>(codes: &'c CodeTables, cvx: &str) -> &'c str {
 }
 
 /// A Z32: the one person found, their demographics and every dose, refusal and observation.
+/// PD1 with what the registry knows (publicity, protection, registry status), if anything.
+fn pd1_segment(pd1: &crate::store::record::Pd1Row) -> Option<SegmentBuilder> {
+    if pd1 == &crate::store::record::Pd1Row::default() {
+        return None;
+    }
+    let mut s = SegmentBuilder::new("PD1");
+    if let Some(code) = &pd1.publicity_code {
+        s.set_components(11, &[code, "", "HL70215"]);
+    }
+    if let Some(p) = &pd1.protection_indicator {
+        s.set(12, p);
+    }
+    if let Some(d) = &pd1.protection_date {
+        s.set(13, &hl7_date(d));
+    }
+    if let Some(r) = &pd1.registry_status {
+        s.set(16, r);
+    }
+    if let Some(d) = &pd1.registry_status_date {
+        s.set(17, &hl7_date(d));
+    }
+    Some(s)
+}
+
 pub fn build_z32(
     ctx: &ResponseContext<'_>,
     codes: &CodeTables,
@@ -250,6 +274,25 @@ pub fn build_z32(
         }
     }
     segments.push(pid);
+    segments.extend(pd1_segment(&record.pd1));
+    for (i, k) in record.next_of_kin.iter().enumerate() {
+        let mut nk1 = SegmentBuilder::new("NK1");
+        nk1.set(1, &(i + 1).to_string())
+            .set_components(2, &[&k.family, &k.given, &k.middle, "", "", "", "L"])
+            .set_components(3, &[&k.relationship, "", "HL70063"]);
+        if !k.street.is_empty() || !k.city.is_empty() {
+            nk1.set_components(
+                4,
+                &[&k.street, "", &k.city, &k.state, &k.postal_code, "", "H"],
+            );
+        }
+        if k.phone.len() == 10 {
+            nk1.set_components(5, &["", "PRN", "PH", "", "", &k.phone[..3], &k.phone[3..]]);
+        } else if !k.phone.is_empty() {
+            nk1.set_components(5, &["", "PRN", "PH", "", "", "", &k.phone]);
+        }
+        segments.push(nk1);
+    }
 
     for imm in &record.immunizations {
         let mut orc = SegmentBuilder::new("ORC");

@@ -14,6 +14,19 @@ use crate::ack::AckCode;
 use crate::problem::{Condition, Location, Problem, Scope};
 use crate::vxu::{Action, DoseKind, DoseReport, Vxu};
 
+/// Binds PD1's five values (all NULL without a PD1: the stored ones stay). A macro because
+/// it serves both `query` and `query_as`.
+macro_rules! bind_pd1 {
+    ($q:expr, $pd1:expr) => {{
+        let pd1 = $pd1.cloned().unwrap_or_default();
+        $q.bind(pd1.publicity_code)
+            .bind(pd1.protection_indicator)
+            .bind(pd1.protection_date.map(|d| d.to_string()))
+            .bind(pd1.registry_status)
+            .bind(pd1.registry_status_date.map(|d| d.to_string()))
+    }};
+}
+
 type Tx<'c> = Transaction<'c, Any>;
 
 struct Ctx<'a> {
@@ -299,9 +312,10 @@ async fn apply_message(
 }
 
 async fn create_person(tx: &mut Tx<'_>, ctx: &Ctx<'_>, p: &Person) -> Result<i64, StoreError> {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO persons (birth_date, sex, mother_maiden_family, mother_maiden_given, multiple_birth, birth_order, death_date, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+    let q = sqlx::query_as(
+        "INSERT INTO persons (birth_date, sex, mother_maiden_family, mother_maiden_given, multiple_birth, birth_order, death_date, created_at, updated_at, \
+         publicity_code, protection_indicator, protection_date, registry_status, registry_status_date) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(p.birth_date.to_string())
     .bind(p.sex.code())
@@ -310,9 +324,8 @@ async fn create_person(tx: &mut Tx<'_>, ctx: &Ctx<'_>, p: &Person) -> Result<i64
     .bind(p.multiple_birth.map(i64::from))
     .bind(p.birth_order.map(i64::from))
     .bind(p.death_date.map(|d| d.to_string()))
-    .bind(&ctx.now)
-    .fetch_one(&mut **tx)
-    .await?;
+    .bind(&ctx.now);
+    let (id,): (i64,) = bind_pd1!(q, p.pd1.as_ref()).fetch_one(&mut **tx).await?;
     ctx.audit("create", "person", Some(id), id);
     Ok(id)
 }
@@ -340,10 +353,13 @@ async fn update_person(
     } else {
         sex
     };
-    sqlx::query(
+    let q = sqlx::query(
         "UPDATE persons SET sex = $1, mother_maiden_family = COALESCE($2, mother_maiden_family), \
          mother_maiden_given = COALESCE($3, mother_maiden_given), multiple_birth = COALESCE($4, multiple_birth), \
-         birth_order = COALESCE($5, birth_order), death_date = COALESCE($6, death_date), updated_at = $7 WHERE id = $8",
+         birth_order = COALESCE($5, birth_order), death_date = COALESCE($6, death_date), updated_at = $7, \
+         publicity_code = COALESCE($9, publicity_code), protection_indicator = COALESCE($10, protection_indicator), \
+         protection_date = COALESCE($11, protection_date), registry_status = COALESCE($12, registry_status), \
+         registry_status_date = COALESCE($13, registry_status_date) WHERE id = $8",
     )
     .bind(new_sex)
     .bind(p.mother_maiden_name.as_ref().map(|n| n.family.clone()))
@@ -352,9 +368,8 @@ async fn update_person(
     .bind(p.birth_order.map(i64::from))
     .bind(p.death_date.map(|d| d.to_string()))
     .bind(&ctx.now)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?;
+    .bind(id);
+    bind_pd1!(q, p.pd1.as_ref()).execute(&mut **tx).await?;
     add_demographics(tx, ctx, id, p, false, problems).await?;
     ctx.audit("update", "person", Some(id), id);
     Ok(())
@@ -421,6 +436,29 @@ async fn add_demographics(
             .bind(&ph.use_code)
             .execute(&mut **tx)
             .await?;
+    }
+    for k in &p.next_of_kin {
+        let a = k.address.clone().unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO next_of_kin (person_id, family, given, middle, relationship, street, city, state, postal_code, phone, facility_id, reported_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (person_id, family, given, relationship) DO UPDATE SET street = excluded.street, city = excluded.city, \
+             state = excluded.state, postal_code = excluded.postal_code, phone = excluded.phone, reported_at = excluded.reported_at",
+        )
+        .bind(id)
+        .bind(&k.name.family)
+        .bind(&k.name.given)
+        .bind(&k.name.middle)
+        .bind(&k.relationship)
+        .bind(a.street)
+        .bind(a.city)
+        .bind(a.state)
+        .bind(a.postal_code)
+        .bind(k.phone.clone().unwrap_or_default())
+        .bind(ctx.facility_id)
+        .bind(&ctx.now)
+        .execute(&mut **tx)
+        .await?;
     }
     for ident in &p.identifiers {
         let inserted = sqlx::query(

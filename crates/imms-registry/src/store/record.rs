@@ -15,6 +15,8 @@ pub struct PersonRecord {
     pub phones: Vec<String>,
     pub identifiers: Vec<IdentifierRow>,
     pub mother_maiden_family: Option<String>,
+    pub pd1: Pd1Row,
+    pub next_of_kin: Vec<NextOfKinRow>,
     pub immunizations: Vec<ImmunizationRow>,
     pub refusals: Vec<RefusalRow>,
     pub observations: Vec<ObservationRow>,
@@ -27,6 +29,29 @@ pub struct NameRow {
     pub given: String,
     pub middle: String,
     pub suffix: String,
+}
+
+/// PD1 as stored (all `None` when never reported).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, sqlx::FromRow)]
+pub struct Pd1Row {
+    pub publicity_code: Option<String>,
+    pub protection_indicator: Option<String>,
+    pub protection_date: Option<String>,
+    pub registry_status: Option<String>,
+    pub registry_status_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
+pub struct NextOfKinRow {
+    pub family: String,
+    pub given: String,
+    pub middle: String,
+    pub relationship: String,
+    pub street: String,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub phone: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
@@ -119,6 +144,18 @@ impl Store {
         else {
             return Ok(None);
         };
+        let pd1: Pd1Row = sqlx::query_as(
+            "SELECT publicity_code, protection_indicator, protection_date, registry_status, registry_status_date FROM persons WHERE id = $1",
+        )
+        .bind(person_id)
+        .fetch_one(pool)
+        .await?;
+        let next_of_kin = sqlx::query_as(
+            "SELECT family, given, middle, relationship, street, city, state, postal_code, phone FROM next_of_kin WHERE person_id = $1 ORDER BY id",
+        )
+        .bind(person_id)
+        .fetch_all(pool)
+        .await?;
         let names = sqlx::query_as("SELECT name_type, family, given, middle, suffix FROM person_names WHERE person_id = $1 ORDER BY id")
             .bind(person_id)
             .fetch_all(pool)
@@ -165,6 +202,8 @@ impl Store {
             phones: phones.into_iter().map(|p| p.0).collect(),
             identifiers,
             mother_maiden_family,
+            pd1,
+            next_of_kin,
             immunizations,
             refusals,
             observations,

@@ -81,8 +81,11 @@ pub fn read_vxu(message: &Message<'_>, codes: &CodeTables, today: NaiveDate) -> 
                     "PID should follow MSH (and any SFT) directly.",
                 ));
             }
+            let nk1: Vec<_> = message.all("NK1").map(fields::Indexed::new).collect();
             pid::read_person(
                 fields::Indexed::new(*pid),
+                message.first("PD1").map(fields::Indexed::new),
+                &nk1,
                 &header.facility_id,
                 codes,
                 today,

@@ -3,7 +3,9 @@
 //! in the message is stored.
 
 use chrono::NaiveDate;
-use imms_core::{Address, CodeTables, Identifier, NameType, Person, PersonName, Phone, Sex};
+use imms_core::{
+    Address, CodeTables, Identifier, NameType, NextOfKin, Pd1, Person, PersonName, Phone, Sex,
+};
 use imms_hl7::Field;
 
 use super::fields::Indexed;
@@ -53,6 +55,8 @@ fn xpn(field: Field<'_>, rep: usize, default_type: NameType) -> Option<PersonNam
 
 pub fn read_person(
     pid: Indexed<'_>,
+    pd1: Option<Indexed<'_>>,
+    nk1: &[Indexed<'_>],
     facility_id: &str,
     codes: &CodeTables,
     today: NaiveDate,
@@ -270,10 +274,15 @@ pub fn read_person(
     let birth_order = pid.field(25).value().trim().parse::<u8>().ok();
     let death_date = parse_date(&pid.field(29).value()).ok();
 
+    let pd1 = pd1.map(|s| read_pd1(&s)).filter(|p| !p.is_empty());
+    let next_of_kin = nk1.iter().filter_map(read_nk1).collect();
+
     if fatal {
         return None;
     }
     Some(Person {
+        pd1,
+        next_of_kin,
         names,
         birth_date: birth_date?,
         sex,
@@ -284,5 +293,47 @@ pub fn read_person(
         multiple_birth,
         birth_order,
         death_date,
+    })
+}
+
+fn opt(value: &str) -> Option<String> {
+    Some(clean(value)).filter(|v| !v.is_empty())
+}
+
+/// PD1-11 publicity code, PD1-12/13 protection, PD1-16/17 registry status.
+fn read_pd1(pd1: &Indexed<'_>) -> Pd1 {
+    Pd1 {
+        publicity_code: opt(&pd1.field(11).component(1).value()),
+        protection_indicator: opt(&pd1.field(12).value()),
+        protection_date: parse_date(&pd1.field(13).value()).ok(),
+        registry_status: opt(&pd1.field(16).value()),
+        registry_status_date: parse_date(&pd1.field(17).value()).ok(),
+    }
+}
+
+/// NK1-2 name, NK1-3 relationship, NK1-4 address, NK1-5 phone.
+fn read_nk1(nk1: &Indexed<'_>) -> Option<NextOfKin> {
+    let name = xpn(nk1.field(2), 1, NameType::Legal)?;
+    let a = nk1.field(4).rep(1);
+    let address = Address {
+        street: clean(&a.component(1).subcomponent_value(1)),
+        other: clean(&a.component(2).value()),
+        city: clean(&a.component(3).value()),
+        state: clean(&a.component(4).value()),
+        postal_code: clean(&a.component(5).value()),
+        country: clean(&a.component(6).value()),
+        address_type: clean(&a.component(7).value()),
+    };
+    let phone = nk1.field(5).rep(1);
+    let digits = imms_core::normalize::digits(&format!(
+        "{}{}",
+        phone.component(6).value(),
+        phone.component(7).value()
+    ));
+    Some(NextOfKin {
+        name,
+        relationship: clean(&nk1.field(3).component(1).value()),
+        address: (!address.is_empty()).then_some(address),
+        phone: (digits.len() >= 7).then(|| digits.chars().take(20).collect()),
     })
 }
