@@ -115,6 +115,9 @@ impl Database {
                     conn.execute("PRAGMA synchronous = FULL").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     conn.execute("PRAGMA busy_timeout = 30000").await?;
+                    // A larger page cache (64 MB) keeps the indexes of a few million
+                    // persons in memory.
+                    conn.execute("PRAGMA cache_size = -65536").await?;
                     Ok(())
                 })
             });

@@ -5,8 +5,8 @@
 //! refused stores nothing and gets an AR or AE saying exactly what is wrong.
 //!
 //! Storing goes through writer tasks that practise group commit: a writer takes every
-//! message waiting in its queue (up to [`MAX_GROUP`]), stores each in its own savepoint of
-//! one transaction, commits once, then answers them all. Under load this turns one fsync
+//! message waiting in its queue (up to [`MAX_GROUP`]), stores them in one transaction,
+//! commits once, then answers them all; should anything fail, it stores them one by one. Under load this turns one fsync
 //! per message into one per group, and SQLite's single writer never waits on a lock.
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use imms_core::normalize::{digits, normalize_text, postal_code_key};
 use imms_core::{Immunization, Observation, Person, Refusal};
 use imms_db::Database;
-use sqlx::{Any, Connection, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::link::{self, legal_keys, Link};
 use super::{now_text, StoreError, Stored};
@@ -193,8 +193,10 @@ pub async fn ingest_once(
     Ok(stored)
 }
 
-/// Many messages in one transaction (bulk import): each in its own savepoint, so a failure
-/// in one leaves the others. One commit, one fsync, for the whole batch.
+/// Many messages in one transaction: one commit, one fsync, for the whole group. Errors
+/// are rare (a race with another node, a lost connection), so there is no savepoint per
+/// message, which would cost two more round trips each: the first error abandons the group
+/// (an outer `Err`), and the caller stores its messages one by one.
 pub async fn ingest_batch(
     db: &Database,
     vxus: &[&Vxu],
@@ -204,16 +206,12 @@ pub async fn ingest_batch(
     let mut tx = db.pool().begin().await?;
     let mut results = Vec::with_capacity(vxus.len());
     for vxu in vxus {
-        let mut sp = tx.begin().await?;
         let ack = |problems: &[Problem]| make_ack(vxu, problems);
-        match apply_message(&mut sp, db.engine(), vxu, now, &ack).await {
-            Ok(stored) => {
-                sp.commit().await?;
-                results.push(Ok(stored));
-            }
+        match apply_message(&mut tx, db.engine(), vxu, now, &ack).await {
+            Ok(stored) => results.push(Ok(stored)),
             Err(e) => {
-                sp.rollback().await?;
-                results.push(Err(e));
+                tx.rollback().await?;
+                return Err(e);
             }
         }
     }

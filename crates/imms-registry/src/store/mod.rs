@@ -102,8 +102,8 @@ impl Store {
         }
     }
 
-    /// Stores many readable messages in one transaction, each in its own savepoint; see
-    /// [`Store::ingest`]. An outer `Err` means nothing of the batch was stored.
+    /// Stores many readable messages in one transaction; see [`Store::ingest`]. An outer
+    /// `Err` means nothing of the batch was stored.
     pub async fn ingest_batch(
         &self,
         vxus: &[&Vxu],
