@@ -27,7 +27,10 @@ fn main() {
         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(i as u64));
         let card = AamvaCard::random(&mut rng);
         let mut d = Degradation::random(&mut rng);
-        if let Some(w) = std::env::var("IDSCAN_WIDTH").ok().and_then(|w| w.parse().ok()) {
+        if let Some(w) = std::env::var("IDSCAN_WIDTH")
+            .ok()
+            .and_then(|w| w.parse().ok())
+        {
             d.photo_width = w; // e.g. 4000 for 12-megapixel photos only
         }
         let symbol = photo::pdf417_symbol(&card.payload());
