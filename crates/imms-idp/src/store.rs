@@ -288,37 +288,43 @@ impl IdpStore {
         now: Timestamp,
         p: &LockoutPolicy,
     ) -> Result<Admission, StoreError> {
-        sqlx::query(
-            "INSERT INTO idp_lockouts (lock_key, failed_count, updated_at) VALUES ($1, 0, $2) ON CONFLICT (lock_key) DO NOTHING",
-        )
-        .bind(lock_key)
-        .bind(now)
-        .execute(self.db.pool())
-        .await?;
-        let guess: Option<i64> = sqlx::query_scalar(
-            "UPDATE idp_lockouts SET \
-               failed_count = CASE WHEN locked_until IS NOT NULL THEN 1 ELSE failed_count + 1 END, \
-               locked_until = NULL, updated_at = $3 \
-             WHERE lock_key = $1 AND ((locked_until IS NULL AND failed_count < $2) OR (locked_until IS NOT NULL AND locked_until <= $3)) \
-             RETURNING failed_count",
-        )
-        .bind(lock_key)
-        .bind(p.max_failures as i64)
-        .bind(now)
-        .fetch_optional(self.db.pool())
-        .await?;
-        match guess {
-            Some(g) => Ok(Admission::Allowed { guess: g as u32 }),
-            None => {
-                let until: Option<i64> =
-                    sqlx::query_scalar("SELECT locked_until FROM idp_lockouts WHERE lock_key = $1")
-                        .bind(lock_key)
-                        .fetch_optional(self.db.pool())
-                        .await?
-                        .flatten();
-                Ok(Admission::Locked { until })
+        // Usually the counter exists and one UPDATE decides; the first attempt for a key
+        // creates it and tries again.
+        for _ in 0..2 {
+            let guess: Option<i64> = sqlx::query_scalar(
+                "UPDATE idp_lockouts SET \
+                   failed_count = CASE WHEN locked_until IS NOT NULL THEN 1 ELSE failed_count + 1 END, \
+                   locked_until = NULL, updated_at = $3 \
+                 WHERE lock_key = $1 AND ((locked_until IS NULL AND failed_count < $2) OR (locked_until IS NOT NULL AND locked_until <= $3)) \
+                 RETURNING failed_count",
+            )
+            .bind(lock_key)
+            .bind(p.max_failures as i64)
+            .bind(now)
+            .fetch_optional(self.db.pool())
+            .await?;
+            if let Some(g) = guess {
+                return Ok(Admission::Allowed { guess: g as u32 });
+            }
+            let row: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT locked_until FROM idp_lockouts WHERE lock_key = $1")
+                    .bind(lock_key)
+                    .fetch_optional(self.db.pool())
+                    .await?;
+            match row {
+                Some(until) => return Ok(Admission::Locked { until }),
+                None => {
+                    sqlx::query(
+                        "INSERT INTO idp_lockouts (lock_key, failed_count, updated_at) VALUES ($1, 0, $2) ON CONFLICT (lock_key) DO NOTHING",
+                    )
+                    .bind(lock_key)
+                    .bind(now)
+                    .execute(self.db.pool())
+                    .await?;
+                }
             }
         }
+        Ok(Admission::Locked { until: None })
     }
 
     /// [`crate::lockout::after_failure`], atomically; true when this failure locked it.
