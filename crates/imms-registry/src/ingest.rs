@@ -149,10 +149,12 @@ async fn writer(
         let make_ack = |vxu: &Vxu, problems: &[Problem]| acks.for_stored(vxu, problems);
         let results = match store.ingest_batch(&refs, Utc::now(), &make_ack).await {
             Ok(results) => results,
-            Err(e) => refs
-                .iter()
-                .map(|_| Err(StoreError::Conflict(e.to_string())))
-                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, messages = refs.len(), "a group commit failed; storing its messages one by one");
+                refs.iter()
+                    .map(|_| Err(StoreError::Conflict(e.to_string())))
+                    .collect()
+            }
         };
         for (job, result) in jobs.into_iter().zip(results) {
             // A message that failed inside the group is tried again alone (with retries).
