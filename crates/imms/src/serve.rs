@@ -41,6 +41,7 @@ pub fn router(app: Arc<App>, metrics: Metrics) -> Router {
     let app_for_idp = app.clone();
     let ops = Ops { app, metrics };
     Router::new()
+        .route("/", get(home))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .with_state(ops)
@@ -58,6 +59,11 @@ pub fn router(app: Arc<App>, metrics: Metrics) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
         .layer(CatchPanicLayer::new())
+}
+
+/// Until the portal lands: what this server runs, in plain words.
+async fn home() -> impl IntoResponse {
+    axum::response::Html(include_str!("home.html"))
 }
 
 async fn healthz(State(ops): State<Ops>) -> impl IntoResponse {

@@ -218,3 +218,20 @@ async fn logs_never_carry_personal_data() {
         assert!(audit.iter().all(|(a, b)| !a.contains(s) && !b.contains(s)));
     }
 }
+
+#[tokio::test]
+async fn the_home_page_says_what_runs_here() {
+    let site = Site::new(Engine::Sqlite).await;
+    let server = Server::start(&site);
+    let r = client().get(server.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<html lang=\"en\">"));
+    assert!(html.contains("href=\"/idp/signin\""));
+    let signin = client()
+        .get(server.url("/idp/signin"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(signin.status(), 404, "the link leads somewhere");
+}
