@@ -52,6 +52,8 @@ pub struct Validation {
 }
 
 /// Reads and checks a message, with the authority check, without storing it.
+// The error carries every problem found; it is built once per refused message.
+#[allow(clippy::result_large_err)]
 pub fn check(
     codes: &CodeTables,
     raw: &str,
@@ -195,6 +197,7 @@ fn parse_problem(e: &ParseError) -> Problem {
 }
 
 /// What reading and checking decided before anything is stored.
+#[allow(clippy::large_enum_variant)]
 enum Checked {
     /// Answered without storing (rejected, or the person could not be identified).
     Answered(IngestOutcome),

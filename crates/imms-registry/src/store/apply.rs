@@ -201,8 +201,8 @@ pub async fn ingest_batch(
     db: &Database,
     vxus: &[&Vxu],
     now: DateTime<Utc>,
-    make_ack: &(dyn Fn(&Vxu, &[Problem]) -> (AckCode, String) + Sync),
-) -> Result<Vec<Result<Stored, StoreError>>, StoreError> {
+    make_ack: &super::MakeAck<'_>,
+) -> super::GroupResult {
     let mut tx = db.pool().begin().await?;
     let mut results = Vec::with_capacity(vxus.len());
     for vxu in vxus {

@@ -19,6 +19,11 @@ use crate::problem::Problem;
 use crate::vxu::Vxu;
 
 pub use facilities::Credential;
+
+/// Builds a message's answer from all its problems: (MSA-1, the ACK text).
+pub type MakeAck<'a> = dyn Fn(&Vxu, &[Problem]) -> (AckCode, String) + Sync + 'a;
+/// Per-message results of a group, or the group's own failure.
+pub type GroupResult = Result<Vec<Result<Stored, StoreError>>, StoreError>;
 pub use record::{Counts, PersonRecord};
 
 #[derive(Debug, thiserror::Error)]
@@ -108,8 +113,8 @@ impl Store {
         &self,
         vxus: &[&Vxu],
         now: DateTime<Utc>,
-        make_ack: &(dyn Fn(&Vxu, &[Problem]) -> (AckCode, String) + Sync),
-    ) -> Result<Vec<Result<Stored, StoreError>>, StoreError> {
+        make_ack: &MakeAck<'_>,
+    ) -> GroupResult {
         apply::ingest_batch(&self.db, vxus, now, make_ack).await
     }
 

@@ -18,6 +18,8 @@ pub enum Action {
     Delete,
 }
 
+// One value per dose, moved once: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum DoseKind {
     Given(Immunization),
@@ -203,9 +205,9 @@ fn read_group(
                 Condition::TableValueNotFound,
                 "RXA-21 (action code) must be A, U or D; this dose was not stored.",
             );
-            problems
-                .last_mut()
-                .map(|p| p.app_error = Some(AppError::TableValueNotFound));
+            if let Some(p) = problems.last_mut() {
+                p.app_error = Some(AppError::TableValueNotFound);
+            }
             return None;
         }
     };
@@ -226,9 +228,9 @@ fn read_group(
                 Condition::DataType,
                 "RXA-3 (date administered) is in the future; this dose was not stored.",
             );
-            problems
-                .last_mut()
-                .map(|p| p.app_error = Some(AppError::IllogicalDate));
+            if let Some(p) = problems.last_mut() {
+                p.app_error = Some(AppError::IllogicalDate);
+            }
             None
         }
         Ok(d) if birth_date.is_some_and(|b| d < b) => {
@@ -238,9 +240,9 @@ fn read_group(
                 Condition::DataType,
                 "RXA-3 (date administered) is before the date of birth; this dose was not stored.",
             );
-            problems
-                .last_mut()
-                .map(|p| p.app_error = Some(AppError::IllogicalDate));
+            if let Some(p) = problems.last_mut() {
+                p.app_error = Some(AppError::IllogicalDate);
+            }
             None
         }
         Ok(d) => Some(d),
@@ -255,9 +257,9 @@ fn read_group(
         }
         Err(DateError::Incomplete | DateError::Invalid) => {
             reject(problems, at(3), Condition::DataType, "RXA-3 (date administered) is not a valid date (YYYYMMDD); this dose was not stored.");
-            problems
-                .last_mut()
-                .map(|p| p.app_error = Some(AppError::InvalidDate));
+            if let Some(p) = problems.last_mut() {
+                p.app_error = Some(AppError::InvalidDate);
+            }
             None
         }
     };
@@ -306,16 +308,16 @@ fn read_group(
                     Condition::TableValueNotFound,
                     "RXA-5 is not a CVX code the CDC publishes; this dose was not stored.",
                 );
-                problems
-                    .last_mut()
-                    .map(|p| p.app_error = Some(AppError::TableValueNotFound));
+                if let Some(p) = problems.last_mut() {
+                    p.app_error = Some(AppError::TableValueNotFound);
+                }
                 None
             }
             Some(c) if matches!(c.status, CvxStatus::NeverActive | CvxStatus::Pending) => {
                 reject(problems, at(5).component(1), Condition::TableValueNotFound, "RXA-5 is a CVX code for a vaccine that was never available; this dose was not stored.");
-                problems
-                    .last_mut()
-                    .map(|p| p.app_error = Some(AppError::IllogicalValue));
+                if let Some(p) = problems.last_mut() {
+                    p.app_error = Some(AppError::IllogicalValue);
+                }
                 None
             }
             Some(c)
@@ -327,9 +329,9 @@ fn read_group(
                         .is_some_and(|(since, d)| d > since) =>
             {
                 reject(problems, at(5).component(1), Condition::TableValueNotFound, "RXA-5 is a CVX code that was no longer in use on the date given, for a dose reported as newly administered; this dose was not stored. Report it as historical (RXA-9) if it came from a record.");
-                problems
-                    .last_mut()
-                    .map(|p| p.app_error = Some(AppError::IllogicalValue));
+                if let Some(p) = problems.last_mut() {
+                    p.app_error = Some(AppError::IllogicalValue);
+                }
                 None
             }
             Some(c) => Some(c.code.clone()),

@@ -37,7 +37,7 @@ impl Header {
         };
         let msg_type = msh.field(9);
         let header = Header {
-            delimiters: message.delimiters().clone(),
+            delimiters: *message.delimiters(),
             sending_application: hd(3),
             facility_id: hd(4),
             control_id: msh.field(10).value().trim().to_string(),

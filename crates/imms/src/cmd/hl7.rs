@@ -323,11 +323,8 @@ async fn import(config: Config, paths: &[PathBuf]) -> anyhow::Result<std::proces
                         let (code, detail) = summarize_ack(&o.ack);
                         bar.suspend(|| {
                             eprintln!(
-                                "{}",
-                                format!(
-                                    "{file} message {n} ({}): {code} stored in part: {detail}",
-                                    o.control_id
-                                )
+                                "{file} message {n} ({}): {code} stored in part: {detail}",
+                                o.control_id
                             )
                         });
                     }
@@ -336,15 +333,12 @@ async fn import(config: Config, paths: &[PathBuf]) -> anyhow::Result<std::proces
                     rejected += 1;
                     let (code, detail) = summarize_ack(&o.ack);
                     bar.suspend(|| {
-                        eprintln!(
-                            "{}",
-                            format!("{file} message {n} ({}): {code} {detail}", o.control_id)
-                        )
+                        eprintln!("{file} message {n} ({}): {code} {detail}", o.control_id)
                     });
                 }
                 Err(e) => {
                     rejected += 1;
-                    bar.suspend(|| eprintln!("{}", format!("{file} message {n}: not stored: {e}")));
+                    bar.suspend(|| eprintln!("{file} message {n}: not stored: {e}"));
                 }
             }
         }
