@@ -80,44 +80,48 @@ pub fn build_ack(ctx: &AckContext<'_>, code: AckCode, problems: &[Problem]) -> S
     let mut msa = SegmentBuilder::new("MSA");
     msa.set(1, code.code()).set(2, ctx.control_id);
     segments.push(msa);
-    for p in problems {
-        let mut err = SegmentBuilder::new("ERR");
-        let l = &p.location;
-        let occurrence = l.occurrence.to_string();
-        let field = if l.field > 0 {
-            l.field.to_string()
-        } else {
-            String::new()
-        };
-        let repetition = if l.field > 0 {
-            l.repetition.max(1).to_string()
-        } else {
-            String::new()
-        };
-        let component = if l.component > 0 {
-            l.component.to_string()
-        } else {
-            String::new()
-        };
-        err.set_components(
-            2,
-            &[&l.segment, &occurrence, &field, &repetition, &component],
-        );
-        err.set_components(
-            3,
-            &[
-                &p.condition.code().to_string(),
-                p.condition.text(),
-                "HL70357",
-            ],
-        );
-        err.set(4, p.severity.code());
-        if let Some(app) = p.app_error {
-            err.set_components(5, &[&app.code().to_string(), app.text(), "HL70533"]);
-        }
-        err.set(8, &p.text);
-        segments.push(err);
-    }
+    segments.extend(problems.iter().map(err_segment));
     let _ = Severity::Error;
     encode(ctx.delimiters, &segments)
+}
+
+/// One ERR segment (used by ACKs and query responses alike): ERR-2 location, ERR-3 table
+/// 0357, ERR-4 severity, ERR-5 table 0533, ERR-8 the plain-words message.
+pub fn err_segment(p: &Problem) -> SegmentBuilder {
+    let mut err = SegmentBuilder::new("ERR");
+    let l = &p.location;
+    let occurrence = l.occurrence.to_string();
+    let field = if l.field > 0 {
+        l.field.to_string()
+    } else {
+        String::new()
+    };
+    let repetition = if l.field > 0 {
+        l.repetition.max(1).to_string()
+    } else {
+        String::new()
+    };
+    let component = if l.component > 0 {
+        l.component.to_string()
+    } else {
+        String::new()
+    };
+    err.set_components(
+        2,
+        &[&l.segment, &occurrence, &field, &repetition, &component],
+    );
+    err.set_components(
+        3,
+        &[
+            &p.condition.code().to_string(),
+            p.condition.text(),
+            "HL70357",
+        ],
+    );
+    err.set(4, p.severity.code());
+    if let Some(app) = p.app_error {
+        err.set_components(5, &[&app.code().to_string(), app.text(), "HL70533"]);
+    }
+    err.set(8, &p.text);
+    err
 }

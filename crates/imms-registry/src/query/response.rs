@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use imms_core::CodeTables;
 use imms_hl7::{encode, Delimiters, SegmentBuilder};
 
+use crate::ack::err_segment;
 use crate::problem::Problem;
 use crate::store::record::PersonRecord;
 
@@ -106,45 +107,6 @@ fn tail(ctx: &ResponseContext<'_>, status: QueryStatus) -> Vec<SegmentBuilder> {
     let mut qpd = SegmentBuilder::new("QPD");
     qpd.set_components(1, &name).set(2, ctx.tag);
     vec![qak, qpd]
-}
-
-fn err_segment(p: &Problem) -> SegmentBuilder {
-    let mut err = SegmentBuilder::new("ERR");
-    let l = &p.location;
-    let occurrence = l.occurrence.to_string();
-    let field = if l.field > 0 {
-        l.field.to_string()
-    } else {
-        String::new()
-    };
-    let repetition = if l.field > 0 {
-        l.repetition.max(1).to_string()
-    } else {
-        String::new()
-    };
-    let component = if l.component > 0 {
-        l.component.to_string()
-    } else {
-        String::new()
-    };
-    err.set_components(
-        2,
-        &[&l.segment, &occurrence, &field, &repetition, &component],
-    );
-    err.set_components(
-        3,
-        &[
-            &p.condition.code().to_string(),
-            p.condition.text(),
-            "HL70357",
-        ],
-    );
-    err.set(4, p.severity.code());
-    if let Some(app) = p.app_error {
-        err.set_components(5, &[&app.code().to_string(), app.text(), "HL70533"]);
-    }
-    err.set(8, &p.text);
-    err
 }
 
 /// A Z33: no person is returned (NF, TM, AE, AR), with an ERR per problem.
