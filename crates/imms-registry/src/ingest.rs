@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use imms_core::CodeTables;
 use imms_hl7::{parse, Delimiters, ParseError};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::ack::{build_ack, AckCode, AckContext};
 use crate::problem::{Condition, Location, Problem, Scope};
@@ -129,13 +129,13 @@ struct Job {
 async fn writer(
     store: Store,
     acks: Arc<AckMaker>,
-    queue: Arc<Mutex<mpsc::Receiver<Job>>>,
+    mut queue: mpsc::Receiver<Job>,
     max_group: usize,
 ) {
     loop {
         let mut jobs = Vec::new();
         {
-            let mut rx = queue.lock().await;
+            let rx = &mut queue;
             match rx.recv().await {
                 Some(job) => jobs.push(job),
                 None => return,
@@ -176,7 +176,9 @@ pub struct Ingestor {
     store: Store,
     codes: Arc<CodeTables>,
     acks: Arc<AckMaker>,
-    queue: mpsc::Sender<Job>,
+    /// One queue per writer. A person's messages always go to the same writer, so they
+    /// are stored in the order they came (an update after its add, a delete after both).
+    queues: Vec<mpsc::Sender<Job>>,
 }
 
 fn parse_problem(e: &ParseError) -> Problem {
@@ -218,16 +220,17 @@ impl Ingestor {
             registry_id: registry_id.into(),
             counter: AtomicU64::new(0),
         });
-        let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
-        let rx = Arc::new(Mutex::new(rx));
+        let mut queues = Vec::with_capacity(writers);
         for _ in 0..writers {
-            tokio::spawn(writer(store.clone(), acks.clone(), rx.clone(), max_group));
+            let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
+            queues.push(tx);
+            tokio::spawn(writer(store.clone(), acks.clone(), rx, max_group));
         }
         Ingestor {
             store,
             codes,
             acks,
-            queue: tx,
+            queues,
         }
     }
 
@@ -276,7 +279,8 @@ impl Ingestor {
     /// Hands a readable message to a writer; the answer comes after its group committed.
     async fn submit(&self, vxu: Vxu) -> oneshot::Receiver<Result<Stored, StoreError>> {
         let (reply, answer) = oneshot::channel();
-        if let Err(mpsc::error::SendError(job)) = self.queue.send(Job { vxu, reply }).await {
+        let queue = &self.queues[writer_for(&vxu, self.queues.len())];
+        if let Err(mpsc::error::SendError(job)) = queue.send(Job { vxu, reply }).await {
             let _ = job.reply.send(Err(StoreError::Conflict(
                 "the registry is shutting down".into(),
             )));
@@ -362,6 +366,21 @@ impl Ingestor {
             "The registry could not store the message just now; nothing was stored. Please send it again later.");
         self.acks.ack(header.as_ref(), AckCode::Reject, &[problem])
     }
+}
+
+/// The writer for a message: by the sending facility and the person's first identifier, so
+/// one person's messages keep their order.
+fn writer_for(vxu: &Vxu, writers: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    if writers <= 1 {
+        return 0;
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    vxu.header.facility_id.hash(&mut h);
+    if let Some(id) = vxu.person.as_ref().and_then(|p| p.identifiers.first()) {
+        id.value.hash(&mut h);
+    }
+    (h.finish() % writers as u64) as usize
 }
 
 fn code_of(code: &str) -> AckCode {
