@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use imms_hl7::{encode, Delimiters, SegmentBuilder};
 
-use crate::problem::{Problem, Scope, Severity};
+use crate::problem::{Problem, Scope};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckCode {
@@ -81,7 +81,6 @@ pub fn build_ack(ctx: &AckContext<'_>, code: AckCode, problems: &[Problem]) -> S
     msa.set(1, code.code()).set(2, ctx.control_id);
     segments.push(msa);
     segments.extend(problems.iter().map(err_segment));
-    let _ = Severity::Error;
     encode(ctx.delimiters, &segments)
 }
 

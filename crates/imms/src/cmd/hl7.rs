@@ -116,7 +116,7 @@ pub async fn run(config: Config, command: Hl7Command) -> anyhow::Result<std::pro
             files,
         } => send(&to, user, password, facility, &files).await,
         Hl7Command::Import { paths } => import(config, &paths).await,
-        Hl7Command::Validate { files } => validate(config, &files).await,
+        Hl7Command::Validate { files } => validate(&files),
     }
 }
 
@@ -356,10 +356,10 @@ async fn import(config: Config, paths: &[PathBuf]) -> anyhow::Result<std::proces
     })
 }
 
-async fn validate(config: Config, files: &[PathBuf]) -> anyhow::Result<std::process::ExitCode> {
-    // Validation needs the code tables only; it reads them without creating a store.
-    let _ = config;
-    let codes = std::sync::Arc::new(imms_core::CodeTables::embedded());
+/// Uses the code tables compiled into the binary and opens no store, so it stores nothing
+/// and works anywhere.
+fn validate(files: &[PathBuf]) -> anyhow::Result<std::process::ExitCode> {
+    let codes = imms_core::CodeTables::embedded();
     let (mut aa, mut ae, mut ar) = (0usize, 0usize, 0usize);
     for file in collect_files(files)? {
         for message in read_messages(&file)? {
