@@ -269,6 +269,7 @@ impl Idp {
         let policy = self.settings.lockout;
         let guess = match self.store.admit_attempt(&lock_key, now, &policy).await? {
             Admission::Locked { until } => {
+                self.metrics.sign_ins.with_label_values(&["locked"]).inc();
                 tracing::info!(outcome = "locked", "sign-in refused");
                 return Ok(SignInOutcome::Locked(until));
             }
@@ -292,6 +293,13 @@ impl Idp {
                     .record_failure(&lock_key, guess, now, &policy)
                     .await?;
                 tracing::info!(outcome = "wrong", locked, "sign-in refused");
+                let outcome = if locked {
+                    self.metrics.lockouts.inc();
+                    "locked"
+                } else {
+                    "wrong"
+                };
+                self.metrics.sign_ins.with_label_values(&[outcome]).inc();
                 return Ok(if locked {
                     SignInOutcome::Locked(Some(now + policy.lock_seconds))
                 } else {
@@ -310,6 +318,7 @@ impl Idp {
             }
         };
         if account.disabled {
+            self.metrics.sign_ins.with_label_values(&["disabled"]).inc();
             tracing::info!(
                 account = account.id,
                 outcome = "disabled",
@@ -317,6 +326,7 @@ impl Idp {
             );
             return Ok(SignInOutcome::Disabled);
         }
+        self.metrics.sign_ins.with_label_values(&["ok"]).inc();
         tracing::info!(account = account.id, outcome = "ok", "signed in");
         Ok(SignInOutcome::Success(Box::new(account)))
     }

@@ -16,6 +16,26 @@
 //!   served under `/idp` by [`router`].
 //!
 //! Logs carry outcomes and ids, never a password, SSN, code or email address.
+//!
+//! ## Registering a relying party from code (the portal, the console)
+//!
+//! At `imms serve` start, get the served provider with
+//! `crate::cmd::account::init_served(&app)` (in the binary) and call
+//! [`Idp::ensure_client`] — idempotent, safe on every start of every node:
+//!
+//! ```text
+//! idp.ensure_client(
+//!     "portal",                                        // client_id
+//!     &["https://portal.example/auth/callback".into()], // exact redirect URIs
+//!     &["https://portal.example/".into()],             // post-logout redirect URIs
+//!     Some(&secret),                                   // None: public client, PKCE S256
+//! ).await?;
+//! ```
+//!
+//! It creates the client or replaces its secret and URIs. A secret must be at least
+//! [`oidc::MIN_CLIENT_SECRET`] characters; URIs must be https (http only on loopback).
+//! The token endpoint takes `client_secret_basic` or `client_secret_post`. Counters for
+//! `/metrics` are in [`metrics`].
 
 pub mod accounts;
 pub mod clock;
@@ -23,6 +43,7 @@ pub mod i18n;
 pub mod keys;
 pub mod lockout;
 pub mod mail;
+pub mod metrics;
 pub mod oidc;
 pub mod pages;
 pub mod password;
@@ -88,6 +109,8 @@ pub struct Idp {
     pub clock: Arc<dyn Clock>,
     pub keys: keys::Keys,
     pub mailer: mail::Mailer,
+    /// Counters for `/metrics`; add them to the site's registry with [`metrics::IdpMetrics::register`].
+    pub metrics: metrics::IdpMetrics,
     pepper: Zeroizing<Vec<u8>>,
     secret: Zeroizing<Vec<u8>>,
     /// At most one argon2id computation per core at a time; the rest wait their turn.
@@ -128,6 +151,7 @@ impl Idp {
             clock,
             keys,
             mailer,
+            metrics: metrics::IdpMetrics::default(),
             pepper,
             secret,
             hash_permits: tokio::sync::Semaphore::new(cores),

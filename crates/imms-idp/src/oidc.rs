@@ -24,38 +24,66 @@ use crate::accounts::{random_token, token_hash, IdpError};
 use crate::store::Client;
 use crate::Idp;
 
+/// Minimum length of a client secret given to [`Idp::ensure_client`].
+pub const MIN_CLIENT_SECRET: usize = 32;
+
+fn check_client_id(client_id: &str) -> Result<&str, IdpError> {
+    let client_id = client_id.trim();
+    if client_id.is_empty()
+        || client_id.len() > 200
+        || client_id.chars().any(|c| c.is_control() || c == ' ')
+    {
+        return Err(IdpError::InvalidClient(
+            "the client ID must be 1 to 200 characters without spaces",
+        ));
+    }
+    Ok(client_id)
+}
+
+/// Redirect URIs (for codes or after logout): absolute, no fragment, https or loopback http.
+fn check_redirect_uris(uris: &[String]) -> Result<(), IdpError> {
+    for uri in uris {
+        let u = url::Url::parse(uri)
+            .map_err(|_| IdpError::InvalidClient("a redirect URI is not an absolute URL"))?;
+        if u.fragment().is_some() {
+            return Err(IdpError::InvalidClient(
+                "a redirect URI must not have a fragment",
+            ));
+        }
+        let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
+            return Err(IdpError::InvalidClient(
+                "redirect URIs must be https (or http on loopback)",
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Idp {
-    /// Registers a client; returns its secret unless it is public.
+    /// Registers a client; returns its secret unless it is public. Fails with
+    /// `IDP-CLIENT-EXISTS` when the client ID is taken.
     pub async fn add_client(
         &self,
         client_id: &str,
         redirect_uris: &[String],
         public: bool,
     ) -> Result<Option<Zeroizing<String>>, IdpError> {
-        let client_id = client_id.trim();
-        if client_id.is_empty()
-            || client_id.len() > 200
-            || client_id.chars().any(|c| c.is_control() || c == ' ')
-        {
-            return Err(IdpError::InvalidClient(
-                "the client ID must be 1 to 200 characters without spaces",
-            ));
-        }
-        for uri in redirect_uris {
-            let u = url::Url::parse(uri)
-                .map_err(|_| IdpError::InvalidClient("a redirect URI is not an absolute URL"))?;
-            if u.fragment().is_some() {
-                return Err(IdpError::InvalidClient(
-                    "a redirect URI must not have a fragment",
-                ));
-            }
-            let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-            if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
-                return Err(IdpError::InvalidClient(
-                    "redirect URIs must be https (or http on loopback)",
-                ));
-            }
-        }
+        self.add_client_with_logout(client_id, redirect_uris, &[], public)
+            .await
+    }
+
+    /// [`Idp::add_client`] with the URIs RP-initiated logout may return to.
+    pub async fn add_client_with_logout(
+        &self,
+        client_id: &str,
+        redirect_uris: &[String],
+        post_logout_redirect_uris: &[String],
+        public: bool,
+    ) -> Result<Option<Zeroizing<String>>, IdpError> {
+        let client_id = check_client_id(client_id)?;
+        check_redirect_uris(redirect_uris)?;
+        check_redirect_uris(post_logout_redirect_uris)?;
         let secret = (!public).then(|| Zeroizing::new(random_token()));
         self.store
             .add_client(
@@ -63,6 +91,7 @@ impl Idp {
                     client_id: client_id.to_string(),
                     secret_hash: secret.as_ref().map(|s| token_hash(s)),
                     redirect_uris: redirect_uris.to_vec(),
+                    post_logout_redirect_uris: post_logout_redirect_uris.to_vec(),
                     public,
                 },
                 self.now(),
@@ -70,6 +99,43 @@ impl Idp {
             .await?;
         tracing::info!(client_id, public, "OIDC client registered");
         Ok(secret)
+    }
+
+    /// Makes sure a client exists exactly as given, creating or updating it: safe to call
+    /// at every start of every node. `secret: None` makes a public client (PKCE S256
+    /// required); a secret must be at least [`MIN_CLIENT_SECRET`] characters.
+    pub async fn ensure_client(
+        &self,
+        client_id: &str,
+        redirect_uris: &[String],
+        post_logout_redirect_uris: &[String],
+        secret: Option<&str>,
+    ) -> Result<(), IdpError> {
+        let client_id = check_client_id(client_id)?;
+        if redirect_uris.is_empty() {
+            return Err(IdpError::InvalidClient("give at least one redirect URI"));
+        }
+        check_redirect_uris(redirect_uris)?;
+        check_redirect_uris(post_logout_redirect_uris)?;
+        if secret.is_some_and(|s| s.chars().count() < MIN_CLIENT_SECRET) {
+            return Err(IdpError::InvalidClient(
+                "a client secret must be at least 32 characters",
+            ));
+        }
+        self.store
+            .upsert_client(
+                &Client {
+                    client_id: client_id.to_string(),
+                    secret_hash: secret.map(token_hash),
+                    redirect_uris: redirect_uris.to_vec(),
+                    post_logout_redirect_uris: post_logout_redirect_uris.to_vec(),
+                    public: secret.is_none(),
+                },
+                self.now(),
+            )
+            .await?;
+        tracing::info!(client_id, public = secret.is_none(), "OIDC client ensured");
+        Ok(())
     }
 }
 
@@ -482,6 +548,9 @@ struct AccessClaims {
     iat: i64,
     scope: String,
     token_use: String,
+    /// The grant: the hash of the (spent) code the token was issued from, so that a
+    /// reused code revokes it.
+    gid: String,
 }
 
 pub async fn token(
@@ -556,14 +625,25 @@ pub async fn token(
         );
     };
     let now = idp.now();
-    let grant = match idp.store.take_code(&token_hash(code), now).await {
+    let code_hash = token_hash(code);
+    let grant = match idp.store.take_code(&code_hash, now).await {
         Ok(Some(g)) => g,
         Ok(None) => {
+            // A used code presented again may be stolen: the tokens issued from it stop
+            // working (RFC 6749, section 4.1.2).
+            match idp.store.revoke_used_code(&code_hash, now).await {
+                Ok(true) => {
+                    idp.metrics.tokens_revoked.inc();
+                    tracing::warn!(client_id = %client.client_id, "authorization code reused: its tokens are revoked");
+                }
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "could not revoke a reused code's tokens"),
+            }
             return token_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_grant",
                 "the code is unknown or was already used",
-            )
+            );
         }
         Err(e) => {
             tracing::error!(error = %e, "code look-up failed");
@@ -663,6 +743,7 @@ pub async fn token(
         iat: now,
         scope: grant.scope.clone(),
         token_use: "access".into(),
+        gid: code_hash,
     };
     let keys = idp.keys.current(now);
     let (Ok(id_token), Ok(access_token)) = (keys.sign(&id, "JWT"), keys.sign(&access, "at+jwt"))
@@ -674,6 +755,10 @@ pub async fn token(
         );
     };
     tracing::info!(account = account.id, client_id = %client.client_id, "tokens issued");
+    idp.metrics
+        .tokens_issued
+        .with_label_values(&[&client.client_id])
+        .inc();
     let mut r = Json(json!({
         "access_token": access_token,
         "token_type": "Bearer",
@@ -722,6 +807,14 @@ pub async fn userinfo(State(idp): State<Arc<Idp>>, headers: HeaderMap) -> Respon
     else {
         return refuse();
     };
+    match idp.store.grant_active(&claims.gid).await {
+        Ok(true) => {}
+        Ok(false) => return refuse(),
+        Err(e) => {
+            tracing::error!(error = %e, "grant look-up failed");
+            return refuse();
+        }
+    }
     let account = match idp.store.account_by_subject(&claims.sub).await {
         Ok(Some(a)) if !a.disabled => a,
         _ => return refuse(),
@@ -751,49 +844,118 @@ struct HintClaims {
     aud: String,
 }
 
-/// RP-initiated logout: ends the session; goes back to the relying party only to a URI
-/// registered for it (the client named by the ID token hint or client_id).
+/// The longest logout parameter carried through the confirmation page.
+const MAX_LOGOUT_PARAM: usize = 2048;
+
+/// RP-initiated logout, first step: a GET never ends a session by itself (a cross-site
+/// link or image could), it asks the person to confirm with a button (POST with a CSRF
+/// token). The client is named by the ID token hint (signature and issuer checked; it may
+/// have expired) or client_id, and both must agree.
 pub async fn logout_get(
     State(idp): State<Arc<Idp>>,
     ctx: Ctx,
     q: Result<Query<LogoutQuery>, QueryRejection>,
 ) -> Response {
     let q = q.map(|Query(q)| q).unwrap_or_default();
-    if let Some((account, _, hash)) = crate::pages::session_account(&idp, &ctx).await {
-        let _ = idp.store.end_session(&hash).await;
-        tracing::info!(account = account.id, "signed out (relying party)");
-    }
-    let client_id = q
-        .id_token_hint
-        .as_deref()
-        .and_then(|t| {
-            // The hint may have expired; only its signature and issuer matter here.
+    let too_long = [
+        &q.id_token_hint,
+        &q.post_logout_redirect_uri,
+        &q.state,
+        &q.client_id,
+    ]
+    .iter()
+    .any(|v| v.as_ref().is_some_and(|v| v.len() > MAX_LOGOUT_PARAM));
+    let hint_client = match q.id_token_hint.as_deref() {
+        Some(t) if !too_long => {
             let keys = idp.keys.current(idp.now());
-            keys.verify_ignoring_expiry::<HintClaims>(t, &idp.issuer())
-                .map(|c| c.aud)
-        })
-        .or(q.client_id.clone());
-    if let (Some(uri), Some(cid)) = (&q.post_logout_redirect_uri, client_id) {
-        if let Ok(Some(client)) = idp.store.client(&cid).await {
-            if client.redirect_uris.iter().any(|u| u == uri) {
-                let target = match &q.state {
-                    Some(s) => redirect_with(uri, &[("state", s)]),
-                    None => uri.clone(),
-                };
-                let mut r = Redirect::to(&target).into_response();
-                crate::pages::clear_session_cookie(&idp, &mut r);
-                return r;
+            match keys.verify_ignoring_expiry::<HintClaims>(t, &idp.issuer()) {
+                Some(c) => Some(c.aud),
+                None => {
+                    tracing::info!("logout refused: the ID token hint is not ours");
+                    return crate::pages::error_page(
+                        &idp,
+                        &ctx,
+                        StatusCode::BAD_REQUEST,
+                        ctx.t.bad_request,
+                        "IDP-LOGOUT-HINT",
+                    );
+                }
             }
         }
+        _ => None,
+    };
+    if let (Some(h), Some(c)) = (&hint_client, &q.client_id) {
+        if h != c {
+            tracing::info!("logout refused: client_id and ID token hint disagree");
+            return crate::pages::error_page(
+                &idp,
+                &ctx,
+                StatusCode::BAD_REQUEST,
+                ctx.t.bad_request,
+                "IDP-LOGOUT-CLIENT",
+            );
+        }
     }
-    crate::pages::signed_out_page(&idp, &ctx)
+    let client_id = hint_client.or(q.client_id.clone());
+    // An unregistered return address is refused now rather than silently dropped later.
+    let back = match (&q.post_logout_redirect_uri, &client_id) {
+        (None, _) => None,
+        (Some(uri), Some(cid)) if !too_long && logout_target_ok(&idp, cid, uri).await => {
+            Some(uri.clone())
+        }
+        (Some(_), _) => {
+            tracing::info!("logout refused: post_logout_redirect_uri not registered");
+            return crate::pages::error_page(
+                &idp,
+                &ctx,
+                StatusCode::BAD_REQUEST,
+                ctx.t.unknown_client,
+                "IDP-LOGOUT-REDIRECT",
+            );
+        }
+    };
+    let state = q.state.filter(|s| s.len() <= MAX_LOGOUT_PARAM);
+    if crate::pages::session_account(&idp, &ctx).await.is_none() {
+        // Nothing to end: go straight back (or say so).
+        return match back {
+            Some(uri) => Redirect::to(&logout_redirect(&uri, state.as_deref())).into_response(),
+            None => crate::pages::signed_out_page(&idp, &ctx),
+        };
+    }
+    crate::pages::logout_confirm_page(&idp, &ctx, client_id, back, state)
+}
+
+async fn logout_target_ok(idp: &Idp, client_id: &str, uri: &str) -> bool {
+    match idp.store.client(client_id).await {
+        Ok(Some(c)) => c.post_logout_redirect_uris.iter().any(|u| u == uri),
+        Ok(None) => false,
+        Err(e) => {
+            tracing::error!(error = %e, "client look-up failed");
+            false
+        }
+    }
+}
+
+fn logout_redirect(uri: &str, state: Option<&str>) -> String {
+    match state {
+        Some(s) => redirect_with(uri, &[("state", s)]),
+        None => uri.to_string(),
+    }
 }
 
 #[derive(Deserialize)]
 pub struct LogoutForm {
     csrf: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    post_logout_redirect_uri: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
 }
 
+/// RP-initiated logout, second step (and the settings page's "Sign out"): ends the
+/// session, then returns to the relying party only at a URI registered for it.
 pub async fn logout_post(
     State(idp): State<Arc<Idp>>,
     ctx: Ctx,
@@ -803,8 +965,25 @@ pub async fn logout_post(
         return crate::pages::error_page(&idp, &ctx, StatusCode::FORBIDDEN, ctx.t.csrf, "IDP-CSRF");
     }
     if let Some((account, _, hash)) = crate::pages::session_account(&idp, &ctx).await {
-        let _ = idp.store.end_session(&hash).await;
+        if let Err(e) = idp.store.end_session(&hash).await {
+            tracing::error!(error = %e, "could not end a session");
+            return crate::pages::error_page(
+                &idp,
+                &ctx,
+                StatusCode::SERVICE_UNAVAILABLE,
+                ctx.t.server_error,
+                "IDP-UNAVAILABLE",
+            );
+        }
         tracing::info!(account = account.id, "signed out");
+    }
+    if let (Some(cid), Some(uri)) = (&f.client_id, &f.post_logout_redirect_uri) {
+        if uri.len() <= MAX_LOGOUT_PARAM && logout_target_ok(&idp, cid, uri).await {
+            let state = f.state.as_deref().filter(|s| s.len() <= MAX_LOGOUT_PARAM);
+            let mut r = Redirect::to(&logout_redirect(uri, state)).into_response();
+            crate::pages::clear_session_cookie(&idp, &mut r);
+            return r;
+        }
     }
     crate::pages::signed_out_page(&idp, &ctx)
 }

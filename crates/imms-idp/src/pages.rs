@@ -109,6 +109,15 @@ struct SettingsPage {
     totp_qr: String,
 }
 
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage {
+    b: Base,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
 fn clean_req(req: &str) -> String {
     req.chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
@@ -550,6 +559,12 @@ impl Idp {
             self.mailer
                 .send(&self.settings.mail_from, to, subject, body)
                 .await?;
+            let purpose = match purpose {
+                "reset-email" => "reset",
+                "mfa-email" => "mfa",
+                p => p,
+            };
+            self.metrics.codes_sent.with_label_values(&[purpose]).inc();
         }
         Ok(true)
     }
@@ -876,7 +891,10 @@ pub async fn signup_verify(
         )
         .await;
     let id = match created {
-        Ok(id) => id,
+        Ok(id) => {
+            idp.metrics.sign_ups.inc();
+            id
+        }
         Err(e @ IdpError::Store(StoreError::SsnInUse | StoreError::UserIdTaken)) => {
             return signup_again(
                 &idp,
@@ -1108,6 +1126,7 @@ pub async fn forgot_verify(
     if let Err(e) = idp.change_password(&account, &f.password).await {
         return internal(&idp, &ctx, e);
     }
+    idp.metrics.password_resets.inc();
     let _ = idp.store.otp_use(&f.flow, now).await;
     let page = MessagePage {
         b: base(&idp, &ctx, "/idp/signin", ctx.t.forgot_title, &f.req),
@@ -1364,4 +1383,36 @@ pub fn signed_out_page(idp: &Idp, ctx: &Ctx) -> Response {
     let mut r = ctx.finish(idp, html(StatusCode::OK, page));
     clear_session_cookie(idp, &mut r);
     r
+}
+
+/// "Do you want to sign out?" for a relying party's logout request, carrying its (already
+/// checked) return address and state to the POST.
+pub fn logout_confirm_page(
+    idp: &Idp,
+    ctx: &Ctx,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+) -> Response {
+    let mut b = base(idp, ctx, "/idp/logout", ctx.t.sign_out, "");
+    // The language switch keeps the request's parameters.
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("lang", ctx.t.other_lang);
+    for (k, v) in [
+        ("client_id", &client_id),
+        ("post_logout_redirect_uri", &post_logout_redirect_uri),
+        ("state", &state),
+    ] {
+        if let Some(v) = v {
+            q.append_pair(k, v);
+        }
+    }
+    b.switch_url = format!("/idp/logout?{}", q.finish());
+    let page = LogoutPage {
+        b,
+        client_id,
+        post_logout_redirect_uri,
+        state,
+    };
+    ctx.finish(idp, html(StatusCode::OK, page))
 }

@@ -93,6 +93,8 @@ pub struct Client {
     pub client_id: String,
     pub secret_hash: Option<String>,
     pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser back to (exact match).
+    pub post_logout_redirect_uris: Vec<String>,
     pub public: bool,
 }
 
@@ -542,11 +544,12 @@ impl IdpStore {
 
     pub async fn add_client(&self, c: &Client, now: Timestamp) -> Result<(), StoreError> {
         let r = sqlx::query(
-            "INSERT INTO idp_clients (client_id, secret_hash, redirect_uris, public_client, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO idp_clients (client_id, secret_hash, redirect_uris, post_logout_redirect_uris, public_client, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&c.client_id)
         .bind(c.secret_hash.as_deref())
         .bind(c.redirect_uris.join("\n"))
+        .bind(c.post_logout_redirect_uris.join("\n"))
         .bind(c.public as i64)
         .bind(now)
         .execute(self.db.pool())
@@ -558,9 +561,28 @@ impl IdpStore {
         }
     }
 
+    /// Inserts the client, or replaces its secret and URIs when it exists (one statement,
+    /// so nodes starting together agree).
+    pub async fn upsert_client(&self, c: &Client, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO idp_clients (client_id, secret_hash, redirect_uris, post_logout_redirect_uris, public_client, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash, redirect_uris = excluded.redirect_uris, \
+             post_logout_redirect_uris = excluded.post_logout_redirect_uris, public_client = excluded.public_client",
+        )
+        .bind(&c.client_id)
+        .bind(c.secret_hash.as_deref())
+        .bind(c.redirect_uris.join("\n"))
+        .bind(c.post_logout_redirect_uris.join("\n"))
+        .bind(c.public as i64)
+        .bind(now)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
     pub async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
         let row = sqlx::query(
-            "SELECT client_id, secret_hash, redirect_uris, public_client FROM idp_clients WHERE client_id = $1",
+            "SELECT client_id, secret_hash, redirect_uris, post_logout_redirect_uris, public_client FROM idp_clients WHERE client_id = $1",
         )
         .bind(client_id)
         .fetch_optional(self.db.pool())
@@ -571,6 +593,12 @@ impl IdpStore {
                 secret_hash: r.try_get("secret_hash")?,
                 redirect_uris: r
                     .try_get::<String, _>("redirect_uris")?
+                    .lines()
+                    .map(str::to_string)
+                    .collect(),
+                post_logout_redirect_uris: r
+                    .try_get::<Option<String>, _>("post_logout_redirect_uris")?
+                    .unwrap_or_default()
                     .lines()
                     .map(str::to_string)
                     .collect(),
@@ -691,6 +719,35 @@ impl IdpStore {
             }),
             None => None,
         })
+    }
+
+    /// A code presented again after it was used: marks its grant revoked, so the tokens
+    /// issued from it stop working (RFC 6749, section 4.1.2). True when this call revoked it.
+    pub async fn revoke_used_code(
+        &self,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE idp_codes SET revoked_at = $2 WHERE code_hash = $1 AND used_at IS NOT NULL AND revoked_at IS NULL",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .execute(self.db.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Whether the grant (the code an access token was issued from) is still good: used
+    /// once and not revoked. Codes are kept a day past expiry, longer than any token.
+    pub async fn grant_active(&self, code_hash: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 AS ok FROM idp_codes WHERE code_hash = $1 AND used_at IS NOT NULL AND revoked_at IS NULL",
+        )
+        .bind(code_hash)
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(row.is_some())
     }
 
     // ---- one-time codes ----

@@ -195,6 +195,7 @@ imms_db::conformance_test!(
                     client_id: "rp".into(),
                     secret_hash: None,
                     redirect_uris: vec!["https://rp/cb".into()],
+                    post_logout_redirect_uris: vec![],
                     public: true,
                 },
                 T0,
@@ -233,6 +234,99 @@ imms_db::conformance_test!(
         idp.store.sweep(T0 + 100_000).await.unwrap();
     }
 );
+
+imms_db::conformance_test!(
+    ensure_client_creates_then_updates_in_place,
+    |db: Database| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = FakeClock::at(T0);
+        let idp = idp(db, &dir, &clock);
+        let secret = "s".repeat(40);
+        let cb = vec!["https://portal.example/cb".to_string()];
+        let out = vec!["https://portal.example/".to_string()];
+        // Twice with the same values (every node, every start): no error, one client.
+        for _ in 0..2 {
+            idp.ensure_client("portal", &cb, &out, Some(&secret))
+                .await
+                .unwrap();
+        }
+        let c = idp.store.client("portal").await.unwrap().unwrap();
+        assert_eq!(c.redirect_uris, cb);
+        assert_eq!(c.post_logout_redirect_uris, out);
+        assert!(!c.public);
+        let first_hash = c.secret_hash.clone().unwrap();
+        // A new secret and redirect URI replace the old ones.
+        let cb2 = vec!["https://portal.example/callback".to_string()];
+        idp.ensure_client("portal", &cb2, &[], Some(&"t".repeat(40)))
+            .await
+            .unwrap();
+        let c = idp.store.client("portal").await.unwrap().unwrap();
+        assert_eq!(c.redirect_uris, cb2);
+        assert!(c.post_logout_redirect_uris.is_empty());
+        assert_ne!(c.secret_hash.unwrap(), first_hash);
+        // Public without a secret; bad input refused and nothing changed.
+        idp.ensure_client("spa", &cb, &[], None).await.unwrap();
+        assert!(idp.store.client("spa").await.unwrap().unwrap().public);
+        for bad in [
+            idp.ensure_client("portal", &cb, &[], Some("short")).await,
+            idp.ensure_client("portal", &["http://evil.example/cb".to_string()], &[], None)
+                .await,
+            idp.ensure_client("portal", &[], &[], None).await,
+            idp.ensure_client("por tal", &cb, &[], None).await,
+        ] {
+            assert!(matches!(bad, Err(IdpError::InvalidClient(_))), "{bad:?}");
+        }
+        let c = idp.store.client("portal").await.unwrap().unwrap();
+        assert_eq!(c.redirect_uris, cb2);
+        // Concurrent starts of several nodes agree.
+        let mut tasks = vec![];
+        for _ in 0..8 {
+            let idp = idp.clone();
+            let cb = cb.clone();
+            let secret = secret.clone();
+            tasks.push(tokio::spawn(async move {
+                idp.ensure_client("portal", &cb, &[], Some(&secret)).await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+    }
+);
+
+imms_db::conformance_test!(a_reused_code_revokes_its_grant, |db: Database| async move {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = FakeClock::at(T0);
+    let idp = idp(db, &dir, &clock);
+    let id = citizen(&idp, "cy.revoke", "345-67-8902").await.unwrap();
+    idp.ensure_client("rp", &["https://rp.example/cb".to_string()], &[], None)
+        .await
+        .unwrap();
+    let grant = CodeGrant {
+        client_id: "rp".into(),
+        redirect_uri: "https://rp.example/cb".into(),
+        account_id: id,
+        scope: "openid".into(),
+        nonce: None,
+        code_challenge: None,
+        auth_time: T0,
+        amr: "pwd".into(),
+        expires_at: T0 + 60,
+    };
+    idp.store.save_code("h2", &grant).await.unwrap();
+    assert!(!idp.store.grant_active("h2").await.unwrap(), "not used yet");
+    assert!(
+        !idp.store.revoke_used_code("h2", T0).await.unwrap(),
+        "an unused code is not revoked"
+    );
+    assert!(idp.store.take_code("h2", T0).await.unwrap().is_some());
+    assert!(idp.store.grant_active("h2").await.unwrap());
+    assert!(idp.store.take_code("h2", T0 + 1).await.unwrap().is_none());
+    assert!(idp.store.revoke_used_code("h2", T0 + 1).await.unwrap());
+    assert!(!idp.store.grant_active("h2").await.unwrap());
+    assert!(!idp.store.revoke_used_code("h2", T0 + 2).await.unwrap());
+    assert!(!idp.store.grant_active("unknown").await.unwrap());
+});
 
 #[test]
 fn lockout_policy_default_is_the_faq() {
