@@ -37,6 +37,7 @@ mod geometry;
 pub mod intake;
 mod locate;
 mod mrz;
+mod ocrb;
 pub mod pdf417;
 #[cfg(feature = "testgen")]
 pub mod testgen;

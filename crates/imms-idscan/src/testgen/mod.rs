@@ -4,6 +4,7 @@
 
 pub mod aamva;
 pub mod mrz;
+pub mod passport;
 pub mod people;
 pub mod photo;
 
