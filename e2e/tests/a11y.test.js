@@ -64,6 +64,10 @@ for (const locale of ['en-US', 'es-MX']) {
     await page.locator('form[action="/idp/signin"] button').click();
     await page.waitForURL(/\/idp\/account/);
     await check(page, 'account settings');
+    // The sign-out confirmation a relying party's logout link leads to.
+    await page.goto(`${site.base}/idp/logout`);
+    assert.match(await page.content(), /action="\/idp\/logout"/);
+    await check(page, 'sign out: confirm');
     await context.close();
   });
 }

@@ -80,7 +80,7 @@ export class Site {
   }
 }
 
-/// The relying party's callback: answers 200 so the browser stops there.
+/// The relying party's callback (and post-logout page): answers 200 so the browser stops there.
 export async function callbackServer() {
   const port = await freePort();
   const server = http.createServer((req, res) => {
@@ -88,7 +88,7 @@ export async function callbackServer() {
     res.end('relying party callback');
   });
   await new Promise((ok) => server.listen(port, '127.0.0.1', ok));
-  return { server, redirectUri: `http://127.0.0.1:${port}/cb` };
+  return { server, redirectUri: `http://127.0.0.1:${port}/cb`, logoutUri: `http://127.0.0.1:${port}/bye` };
 }
 
 export const chromiumOptions = {

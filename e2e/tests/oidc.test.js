@@ -14,7 +14,7 @@ before(async () => {
   site = new Site({ IMMS_IDP_CODE_SECONDS: '3' });
   site.run(['account', 'add', '--user-id', 'astrid.l', '--email', 'astrid@example.org', '--type', 'citizen', '--password-stdin', '--ssn-stdin'], `${PASSWORD}\n123-45-6789\n`);
   site.run(['account', 'add', '--user-id', 'sam.worker', '--email', 'sam@example.org', '--type', 'worker', '--password-stdin'], 'a worker long password\n');
-  secret = site.run(['oidc', 'client', 'add', '--client-id', 'portal', '--redirect-uri', cb.redirectUri]).match(/client_secret=(\S+)/)[1];
+  secret = site.run(['oidc', 'client', 'add', '--client-id', 'portal', '--redirect-uri', cb.redirectUri, '--post-logout-redirect-uri', cb.logoutUri]).match(/client_secret=(\S+)/)[1];
   await site.start();
   config = await discover(secret);
   browser = await chromium.launch(chromiumOptions);
@@ -74,10 +74,14 @@ test('openid-client signs in through the real pages and validates the tokens', a
   assert.equal(info.acct_type, 'citizen');
   assert.equal(info.preferred_username, 'astrid.l');
 
-  // The same code again: refused.
+  // The same code again: refused, and the tokens issued from it are revoked (RFC 6749 4.1.2).
   await assert.rejects(
     client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: code_verifier, expectedState: state, expectedNonce: nonce }),
     (e) => e.error === 'invalid_grant',
+  );
+  await assert.rejects(
+    client.fetchUserInfo(config, tokens.access_token, claims.sub),
+    (e) => e.error === 'invalid_token' || (e.status ?? e.response?.status) === 401,
   );
   await page.close();
 });
@@ -155,8 +159,16 @@ test('refusals: wrong redirect URI, missing or wrong PKCE verifier, bad client s
     (e) => /signature verification failed/i.test(String(e.cause?.message ?? e.cause)),
   );
 
-  // RP-initiated logout ends the session: the next authorization asks for a sign-in again.
-  await page.goto(`${site.base}/idp/logout`);
+  // RP-initiated logout: the GET asks first (a cross-site link alone ends nothing); the
+  // person confirms; the browser returns to the registered post-logout URI with the state.
+  s = await signIn(page, 'astrid.l', PASSWORD);
+  const last = await client.authorizationCodeGrant(config, s.callback, { pkceCodeVerifier: s.code_verifier, expectedState: s.state, expectedNonce: s.nonce });
+  const end = client.buildEndSessionUrl(config, { id_token_hint: last.id_token, post_logout_redirect_uri: cb.logoutUri, state: 'bye1' });
+  await page.goto(end.href);
+  assert.ok(page.url().startsWith(`${site.base}/idp/logout`));
+  assert.ok(await page.getByText('Do you want to sign out').isVisible());
+  await Promise.all([page.waitForURL((u) => u.href.startsWith(cb.logoutUri)), page.getByRole('button', { name: 'Sign out' }).click()]);
+  assert.equal(new URL(page.url()).searchParams.get('state'), 'bye1');
   const again = client.buildAuthorizationUrl(config, { redirect_uri: cb.redirectUri, scope: 'openid', state: 'y', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' });
   await page.goto(again.href);
   assert.ok(page.url().startsWith(`${site.base}/idp/signin`));

@@ -187,6 +187,20 @@ fn add_client(site: &Site, id: &str, public: bool) -> String {
         .to_string()
 }
 
+async fn metrics_text(http: &reqwest::Client, server: &Server) -> String {
+    let r = http.get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
+/// One sample's value in the Prometheus text format (0 when absent).
+fn metric(text: &str, sample: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+        .map(|v| v.trim().parse::<f64>().unwrap() as u64)
+        .unwrap_or(0)
+}
+
 fn query(url: &str) -> HashMap<String, String> {
     url::Url::parse(url)
         .unwrap()
@@ -385,12 +399,20 @@ async fn a_person_signs_in_and_a_relying_party_gets_valid_tokens_on(engine: Engi
     let info: serde_json::Value = serde_json::from_str(&info).unwrap();
     assert_eq!(info["acct_type"], "citizen");
     assert_eq!(info["sub"], id["sub"]);
-    // The code is single-use.
+    // The code is single-use, and presenting it again revokes the tokens issued from it
+    // (RFC 6749, section 4.1.2): the access token no longer opens userinfo.
     let (status, err) = token(&http, &server, &form, Some(("portal", &secret))).await;
     assert_eq!(
         (status, err["error"].as_str()),
         (400, Some("invalid_grant"))
     );
+    let r = http
+        .get(server.url("/idp/userinfo"))
+        .bearer_auth(tok["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "revoked after the code's reuse");
 
     // client_secret_post; bad secret; missing and wrong verifier; wrong redirect URI.
     let code = sign_in_for_code(&mut b, "portal", &challenge, "astrid.l", PASSWORD).await;
@@ -605,6 +627,34 @@ async fn a_person_signs_in_and_a_relying_party_gets_valid_tokens_on(engine: Engi
     .unwrap();
     assert_eq!(header["kid"], new_kid.as_str());
     assert_eq!(header["alg"], "ES256");
+    // The shared /metrics counts tokens by client and the revocation; no personal data.
+    let metrics = metrics_text(&http, &server).await;
+    assert_eq!(
+        metric(
+            &metrics,
+            "imms_idp_tokens_issued_total{client_id=\"portal\"}"
+        ),
+        2
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "imms_idp_tokens_issued_total{client_id=\"mobile\"}"
+        ),
+        2
+    );
+    assert_eq!(metric(&metrics, "imms_idp_tokens_revoked_total"), 1);
+    assert_eq!(
+        metric(&metrics, "imms_idp_sign_ins_total{outcome=\"ok\"}"),
+        7
+    );
+    assert_eq!(
+        metric(&metrics, "imms_idp_sign_ins_total{outcome=\"wrong\"}"),
+        1
+    );
+    for personal in ["astrid", "sam.worker", EMAIL, SSN] {
+        assert!(!metrics.contains(personal), "/metrics shows {personal}");
+    }
     let log = server.log_text();
     for secret_text in [
         PASSWORD,
@@ -870,6 +920,25 @@ async fn lockout_disabled_accounts_sign_up_and_recovery_over_http_on(engine: Eng
         303
     );
 
+    // The shared /metrics: each lock once, sign-ins by outcome, sign-up, reset, codes.
+    let metrics = metrics_text(&reqwest::Client::new(), &server).await;
+    for (sample, want) in [
+        ("imms_idp_lockouts_total", 2),
+        ("imms_idp_sign_ins_total{outcome=\"wrong\"}", 9),
+        ("imms_idp_sign_ins_total{outcome=\"locked\"}", 3),
+        ("imms_idp_sign_ins_total{outcome=\"disabled\"}", 1),
+        ("imms_idp_sign_ins_total{outcome=\"ok\"}", 2),
+        ("imms_idp_sign_ups_total", 1),
+        ("imms_idp_password_resets_total", 1),
+        ("imms_idp_codes_sent_total{purpose=\"signup\"}", 1),
+        ("imms_idp_codes_sent_total{purpose=\"reset\"}", 1),
+    ] {
+        assert_eq!(metric(&metrics, sample), want, "{sample} in {metrics}");
+    }
+    for personal in ["astrid", "bo.ng", "nobody", EMAIL, "bo@example.org"] {
+        assert!(!metrics.contains(personal), "/metrics shows {personal}");
+    }
+
     let log = server.log_text();
     for s in [
         PASSWORD,
@@ -883,6 +952,394 @@ async fn lockout_disabled_accounts_sign_up_and_recovery_over_http_on(engine: Eng
     ] {
         assert!(!log.contains(s), "log leaks {s}");
     }
+    drop(server);
+    site.remove().await;
+}
+
+/// `imms serve` with extra settings (the common `Server::start` takes none).
+fn start_with_env(site: &Site, env: &[(&str, &str)]) -> Server {
+    use std::io::BufRead;
+    let log = site.path("serve-env.log");
+    let log_file = std::fs::File::create(&log).unwrap();
+    let mut cmd = site.command();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .arg("serve")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(rest) = line.strip_prefix("imms is running at ") {
+                    break rest.split_whitespace().next().unwrap().to_string();
+                }
+            }
+            _ => panic!(
+                "imms serve stopped: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            ),
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, base, log }
+}
+
+/// A tiny SMTP server on loopback (mailin-embedded) that keeps every message it is given.
+#[derive(Clone, Default)]
+struct SmtpSink {
+    mails: std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for SmtpSink {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
+        self.to = to.to_vec();
+        self.data.clear();
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let text = String::from_utf8_lossy(&self.data).into_owned();
+        self.mails
+            .lock()
+            .unwrap()
+            .push((std::mem::take(&mut self.to), text));
+        mailin_embedded::response::OK
+    }
+}
+
+impl SmtpSink {
+    /// Listens on a free loopback port; returns the sink and its `smtp://` URL.
+    fn start() -> (SmtpSink, String) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let sink = SmtpSink::default();
+        let mut server = mailin_embedded::Server::new(sink.clone());
+        server
+            .with_name("sink.test")
+            .with_ssl(mailin_embedded::SslConfig::None)
+            .unwrap()
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            // The error type is not Send: report it here.
+            if let Err(e) = server.serve() {
+                eprintln!("SMTP sink stopped: {e}");
+            }
+        });
+        (sink, format!("smtp://127.0.0.1:{port}"))
+    }
+
+    /// The 8-digit code of the newest mail to `to`, waiting up to 10 s for it.
+    async fn code_for(&self, to: &str, nth: usize) -> String {
+        for _ in 0..200 {
+            let found = {
+                let mails = self.mails.lock().unwrap();
+                let theirs: Vec<_> = mails
+                    .iter()
+                    .filter(|(rcpt, _)| rcpt.iter().any(|r| r == to))
+                    .collect();
+                theirs.get(nth).map(|(_, text)| text.clone())
+            };
+            if let Some(text) = found {
+                return text
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| l.len() == 8 && l.bytes().all(|b| b.is_ascii_digit()))
+                    .unwrap_or_else(|| panic!("no code in {text}"))
+                    .to_string();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no mail number {nth} to {to} reached the SMTP server");
+    }
+}
+
+#[tokio::test]
+async fn sign_up_and_reset_codes_arrive_over_smtp() {
+    let (sink, url) = SmtpSink::start();
+    let site = Site::new(Engine::Sqlite).await;
+    let server = start_with_env(
+        &site,
+        &[
+            ("IMMS_SMTP_URL", url.as_str()),
+            ("IMMS_MAIL_FROM", "MiLogin <no-reply@state.example>"),
+        ],
+    );
+    let mut n = Browser::new(&server);
+    let page = n.get("/idp/signup").await;
+    let r = n
+        .post(
+            "/idp/signup",
+            &[
+                ("csrf", &page.field("csrf")),
+                ("req", ""),
+                ("user_id", "rosa.m"),
+                ("email", "rosa@example.org"),
+                ("password", "quiet copper meadow"),
+                ("ssn", "234-56-7891"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let code = sink.code_for("rosa@example.org", 0).await;
+    let done = n
+        .post(
+            "/idp/signup/verify",
+            &[
+                ("csrf", &r.field("csrf")),
+                ("req", ""),
+                ("flow", &r.field("flow")),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(
+        done.status, 303,
+        "the code from SMTP signs up: {}",
+        done.body
+    );
+
+    let mut f = Browser::new(&server);
+    let p = f.get("/idp/forgot").await;
+    let known = f
+        .post(
+            "/idp/forgot",
+            &[
+                ("csrf", &p.field("csrf")),
+                ("req", ""),
+                ("user_id", "rosa.m"),
+            ],
+        )
+        .await;
+    let flow = known.field("flow");
+    let r = f
+        .post(
+            "/idp/forgot/choose",
+            &[
+                ("csrf", &known.field("csrf")),
+                ("req", ""),
+                ("flow", &flow),
+                ("option", "email"),
+            ],
+        )
+        .await;
+    let reset_code = sink.code_for("rosa@example.org", 1).await;
+    let r = f
+        .post(
+            "/idp/forgot/verify",
+            &[
+                ("csrf", &r.field("csrf")),
+                ("req", ""),
+                ("flow", &flow),
+                ("code", &reset_code),
+                ("password", "another copper meadow"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        sign_in_page(&mut f, "rosa.m", "another copper meadow")
+            .await
+            .status,
+        303
+    );
+    {
+        let mails = sink.mails.lock().unwrap();
+        assert_eq!(mails.len(), 2);
+        assert!(mails[0].1.contains("no-reply@state.example"));
+        assert!(mails[0].1.contains("Subject: Your MiLogin sign-up code"));
+        assert!(mails[1].1.contains("Subject: Reset your MiLogin password"));
+    }
+    // With SMTP set, nothing is written to the outbox.
+    let outbox = site.path("outbox");
+    assert!(
+        !outbox.exists() || std::fs::read_dir(&outbox).unwrap().next().is_none(),
+        "no mail in the outbox when SMTP is set"
+    );
+    let log = server.log_text();
+    for s in [
+        "rosa@example.org",
+        &code,
+        &reset_code,
+        "quiet copper meadow",
+    ] {
+        assert!(!log.contains(s), "log leaks {s}");
+    }
+    drop(server);
+    site.remove().await;
+}
+
+#[tokio::test]
+async fn relying_party_logout_asks_first_and_returns_only_to_registered_uris() {
+    let site = Site::new(Engine::Sqlite).await;
+    add_account(
+        &site,
+        "astrid.l",
+        EMAIL,
+        "citizen",
+        &format!("{PASSWORD}\n{SSN}\n"),
+        true,
+    );
+    let (rc, out, err) = site.run(&[
+        "oidc",
+        "client",
+        "add",
+        "--client-id",
+        "portal",
+        "--redirect-uri",
+        "http://127.0.0.1:9/cb",
+        "--post-logout-redirect-uri",
+        "http://127.0.0.1:9/bye",
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret="))
+        .unwrap()
+        .to_string();
+    let server = Server::start(&site);
+    let http = reqwest::Client::new();
+    let mut b = Browser::new(&server);
+    let (verifier, challenge) = pkce();
+    let code = sign_in_for_code(&mut b, "portal", &challenge, "astrid.l", PASSWORD).await;
+    let (status, tok) = token(
+        &http,
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:9/cb"),
+            ("code_verifier", &verifier),
+        ],
+        Some(("portal", &secret)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let hint = tok["id_token"].as_str().unwrap().to_string();
+    assert_eq!(b.get("/idp/account").await.status, 200, "signed in");
+
+    // A GET alone (a cross-site link or image) ends nothing: it asks.
+    let logout = format!(
+        "/idp/logout?id_token_hint={hint}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye&state=s1"
+    );
+    let ask = b.get(&logout).await;
+    assert_eq!(ask.status, 200, "{}", ask.body);
+    assert!(ask.body.contains("Do you want to sign out"));
+    assert!(ask.body.contains("action=\"/idp/logout\""));
+    assert_eq!(b.get("/idp/account").await.status, 200, "still signed in");
+    // Spanish too.
+    let es = Browser {
+        http: b.http.clone(),
+        cookies: b.cookies.clone(),
+        base: b.base.clone(),
+    }
+    .get_lang(&logout, "es")
+    .await;
+    assert!(es.body.contains("¿Quiere cerrar la sesión"), "{}", es.body);
+    // A return address not registered for logout (here the code redirect URI) is refused.
+    let r = b
+        .get(&format!(
+            "/idp/logout?id_token_hint={hint}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb"
+        ))
+        .await;
+    assert!(
+        r.status == 400 && r.body.contains("IDP-LOGOUT-REDIRECT"),
+        "{}",
+        r.body
+    );
+    let r = b
+        .get("/idp/logout?client_id=portal&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F")
+        .await;
+    assert!(r.status == 400 && r.location.is_none());
+    // A forged hint is refused.
+    let r = b
+        .get("/idp/logout?id_token_hint=eyJhbGciOiJFUzI1NiJ9.e30.AAAA")
+        .await;
+    assert!(r.status == 400 && r.body.contains("IDP-LOGOUT-HINT"));
+    assert_eq!(b.get("/idp/account").await.status, 200, "still signed in");
+
+    // The POST without a valid CSRF token changes nothing.
+    let r = b
+        .post(
+            "/idp/logout",
+            &[
+                ("csrf", "forged"),
+                ("client_id", "portal"),
+                ("post_logout_redirect_uri", "http://127.0.0.1:9/bye"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(b.get("/idp/account").await.status, 200, "still signed in");
+    // A tampered return address in the form is not followed.
+    let ask = b.get(&logout).await;
+    let r = b
+        .post(
+            "/idp/logout",
+            &[
+                ("csrf", &ask.field("csrf")),
+                ("client_id", "portal"),
+                ("post_logout_redirect_uri", "https://evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.location.is_none() && r.body.contains("You are signed out"));
+    assert_eq!(b.get("/idp/account").await.status, 303, "signed out");
+
+    // Confirmed: the session ends and the browser goes back to the registered URI.
+    let code = sign_in_for_code(&mut b, "portal", &challenge, "astrid.l", PASSWORD).await;
+    assert!(!code.is_empty());
+    let ask = b.get(&logout).await;
+    assert_eq!(
+        ask.field("post_logout_redirect_uri"),
+        "http://127.0.0.1:9/bye"
+    );
+    let r = b
+        .post(
+            "/idp/logout",
+            &[
+                ("csrf", &ask.field("csrf")),
+                ("client_id", &ask.field("client_id")),
+                (
+                    "post_logout_redirect_uri",
+                    &ask.field("post_logout_redirect_uri"),
+                ),
+                ("state", &ask.field("state")),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        r.location.as_deref(),
+        Some("http://127.0.0.1:9/bye?state=s1")
+    );
+    assert_eq!(b.get("/idp/account").await.status, 303, "signed out");
+    // Signed out already: the GET goes straight back (nothing to confirm).
+    let r = b.get(&logout).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        r.location.as_deref(),
+        Some("http://127.0.0.1:9/bye?state=s1")
+    );
     drop(server);
     site.remove().await;
 }

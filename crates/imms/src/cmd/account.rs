@@ -96,6 +96,14 @@ pub fn init_served(app: &App) -> anyhow::Result<Arc<Idp>> {
     Ok(SERVED.get_or_init(|| idp).clone())
 }
 
+/// Adds the identity provider's counters to the registry `/metrics` renders.
+pub fn register_idp_metrics(app: &App, registry: &imms_idp::metrics::Registry) {
+    let idp = init_served(app).expect("the identity provider could not be opened");
+    if let Err(e) = idp.metrics.register(registry) {
+        tracing::error!(error = %e, "could not add the identity provider's metrics");
+    }
+}
+
 /// The /idp routes for `serve`'s router.
 pub fn idp_router(app: &App) -> axum::Router {
     let idp = init_served(app).expect("the identity provider could not be opened");

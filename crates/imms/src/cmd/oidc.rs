@@ -23,6 +23,9 @@ pub enum ClientCommand {
         /// An exact redirect URI (repeat for several).
         #[arg(long, required = true)]
         redirect_uri: Vec<String>,
+        /// Where RP-initiated logout may return to, exactly (repeat for several).
+        #[arg(long)]
+        post_logout_redirect_uri: Vec<String>,
         /// A public client (no secret; PKCE S256 required).
         #[arg(long)]
         public: bool,
@@ -38,11 +41,17 @@ pub async fn run(config: Config, command: OidcCommand) -> anyhow::Result<std::pr
                 ClientCommand::Add {
                     client_id,
                     redirect_uri,
+                    post_logout_redirect_uri,
                     public,
                 },
         } => {
             let secret = idp
-                .add_client(&client_id, &redirect_uri, public)
+                .add_client_with_logout(
+                    &client_id,
+                    &redirect_uri,
+                    &post_logout_redirect_uri,
+                    public,
+                )
                 .await
                 .map_err(|e| anyhow::anyhow!("{e} ({})", e.code()))?;
             println!("client_id={client_id}");
