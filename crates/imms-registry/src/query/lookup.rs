@@ -1,12 +1,16 @@
-//! Finding the one person a query means, with the rule ingest uses to link a message to a
-//! person (`store::link`): the asking facility's own identifier, or the same legal name,
-//! date of birth and sex plus one more agreeing fact. Never a guess: when no one is certain
-//! the answer is "not found", and when several people could be meant it is "too many".
+//! Finding the one person a query means, with the engine ingest uses to link a message to
+//! a person (`store::link`, crate `imms_match`): the asking facility's own identifier (when
+//! the date of birth agrees), or a unique, corroborated match of the demographics. Never a
+//! guess: when two or more people are within the margin of each other the answer is "too
+//! many", otherwise "not found".
 
-use imms_core::{Person, Sex};
+use imms_core::Person;
+use imms_match::{decide, Decision, NoMatchReason};
 use sqlx::{Any, Transaction};
 
-use crate::store::link::{self, Link};
+use crate::matching;
+use crate::store::link;
+use crate::store::match_keys;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,66 +25,42 @@ pub enum Found {
 pub async fn look_up(store: &Store, person: &Person) -> Result<Found, StoreError> {
     let db = store.database();
     let mut tx = db.pool().begin().await?;
-    let found = look_up_in(&mut tx, db.engine(), person).await;
+    let found = look_up_in(&mut tx, person).await;
     let _ = tx.rollback().await;
     found
 }
 
-async fn look_up_in(
-    tx: &mut Transaction<'_, Any>,
-    engine: imms_db::Engine,
-    person: &Person,
-) -> Result<Found, StoreError> {
-    match link::find(tx, engine, person).await? {
-        Link::Known(id) => {
-            // The facility's identifier names this person; a record is only sent when the
-            // date of birth asked agrees too, so a mistyped MRN cannot disclose someone
-            // else's history. Otherwise the identifier is ignored and the demographics
-            // decide, as for a query without one.
-            let (birth_date,): (String,) =
-                sqlx::query_as("SELECT birth_date FROM persons WHERE id = $1")
-                    .bind(id)
-                    .fetch_one(&mut **tx)
-                    .await?;
-            if birth_date == person.birth_date.to_string() {
-                return Ok(Found::One(id));
-            }
-            let mut without_ids = person.clone();
-            without_ids.identifiers.clear();
-            match link::find(tx, engine, &without_ids).await? {
-                Link::Known(_) => Ok(Found::NotFound),
-                Link::Certain(id) => Ok(Found::One(id)),
-                Link::New { .. } => same_identity_count(tx, person).await,
-            }
+async fn look_up_in(tx: &mut Transaction<'_, Any>, person: &Person) -> Result<Found, StoreError> {
+    if let Some(id) = link::by_identifier(tx, person).await? {
+        // The facility's identifier names this person; a record is only sent when the
+        // date of birth asked agrees too, so a mistyped MRN cannot disclose someone
+        // else's history. Otherwise the identifier is ignored and the demographics
+        // decide, as for a query without one.
+        let (birth_date,): (String,) =
+            sqlx::query_as("SELECT birth_date FROM persons WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut **tx)
+                .await?;
+        if birth_date == person.birth_date.to_string() {
+            return Ok(Found::One(id));
         }
-        Link::Certain(id) => Ok(Found::One(id)),
-        Link::New { .. } => same_identity_count(tx, person).await,
     }
+    demographics(tx, person).await
 }
 
-/// No one is certain: "too many" when two or more people share the legal name, date of
-/// birth (and sex, when asked), else "not found".
-async fn same_identity_count(
-    tx: &mut Transaction<'_, Any>,
-    person: &Person,
-) -> Result<Found, StoreError> {
-    let (family_key, given_key) = link::legal_keys(person);
-    let any_sex = person.sex == Sex::Unknown;
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(DISTINCT p.id) FROM persons p JOIN person_names n ON n.person_id = p.id \
-         WHERE p.birth_date = $1 AND p.merged_into IS NULL AND n.name_type = 'L' \
-           AND n.family_key = $2 AND n.given_key = $3 AND (p.sex = $4 OR $5 = 1)",
-    )
-    .bind(person.birth_date.to_string())
-    .bind(&family_key)
-    .bind(&given_key)
-    .bind(person.sex.code())
-    .bind(i64::from(any_sex))
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(if n >= 2 {
-        Found::TooMany
-    } else {
-        Found::NotFound
+/// The engine's decision on the demographics alone (another facility's identifiers never
+/// decide).
+async fn demographics(tx: &mut Transaction<'_, Any>, person: &Person) -> Result<Found, StoreError> {
+    let Some(query) = match_keys::query_from_person(person) else {
+        return Ok(Found::NotFound);
+    };
+    let settings = match_keys::load_settings(tx).await?;
+    let scored = matching::score_in(tx, &query, &settings).await?;
+    Ok(match decide(&scored, &settings.thresholds) {
+        Decision::Unique { person_id, .. } => Found::One(person_id),
+        Decision::NoUniqueMatch {
+            reason: NoMatchReason::Ambiguous,
+        } => Found::TooMany,
+        Decision::NoUniqueMatch { .. } => Found::NotFound,
     })
 }

@@ -274,6 +274,7 @@ async fn apply_message(
             id
         }
     };
+    super::match_keys::index_person(tx, person_id, person).await?;
 
     let is_new = matches!(link_kind, LinkKind::New);
     let known_orders = existing_orders(tx, &ctx, &vxu.doses).await?;

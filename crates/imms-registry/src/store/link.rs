@@ -1,20 +1,29 @@
 //! Linking a message to a person: a known facility identifier goes to its person; otherwise
-//! an existing person only when certain (same normalised legal name, date of birth and sex,
-//! and one more agreeing fact); otherwise a new person, with look-alikes queued for staff as
-//! possible duplicates. Never guess: a wrong link mixes two people's health records.
+//! the matching engine ([`crate::matching`], crate `imms_match`) links to an existing person
+//! only on a unique, corroborated match (threshold, margin over the second best, and an
+//! agreeing middle name, street or ZIP besides name, date of birth and sex); otherwise a new
+//! person, with every plausible candidate queued for staff as a possible duplicate. Never
+//! guess: a wrong link mixes two people's health records.
 
-use imms_core::normalize::{digits, normalize_text, postal_code_key};
-use imms_core::{NameType, Person};
+use imms_core::normalize::normalize_text;
+use imms_core::Person;
 use imms_db::Engine;
+use imms_match::{decide, Decision};
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Transaction};
 
+use super::match_keys;
 use super::StoreError;
+use crate::matching;
+
+/// Most possible duplicates queued for one new person.
+const MAX_LOOK_ALIKES: usize = 10;
 
 pub enum Link {
     Known(i64),
+    /// A unique match of the engine.
     Certain(i64),
-    /// No certain match; these persons look alike and go to the duplicate queue.
+    /// No unique match; these persons look alike and go to the duplicate queue.
     New {
         look_alikes: Vec<i64>,
     },
@@ -33,6 +42,47 @@ pub async fn find(
     engine: Engine,
     person: &Person,
 ) -> Result<Link, StoreError> {
+    if let Some(id) = by_identifier(tx, person).await? {
+        return Ok(Link::Known(id));
+    }
+    let birth_date = person.birth_date.to_string();
+    if engine == Engine::Postgres {
+        // Two nodes creating the same new person at once would each miss the other's
+        // uncommitted row: serialise look-ups of one date of birth (the engine forgives
+        // typos in names, so the name cannot be part of the lock; SQLite has one writer).
+        let digest = Sha256::digest(format!("match\u{1f}{birth_date}").as_bytes());
+        let key = i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let Some(query) = match_keys::query_from_person(person) else {
+        return Ok(Link::New {
+            look_alikes: Vec::new(),
+        });
+    };
+    let settings = match_keys::load_settings(tx).await?;
+    let scored = matching::score_in(tx, &query, &settings).await?;
+    match decide(&scored, &settings.thresholds) {
+        Decision::Unique { person_id, .. } => Ok(Link::Certain(person_id)),
+        Decision::NoUniqueMatch { .. } => Ok(Link::New {
+            // Everyone who scores as a plausible match goes to staff for review.
+            look_alikes: scored
+                .iter()
+                .filter(|s| s.score >= settings.thresholds.review_weight)
+                .take(MAX_LOOK_ALIKES)
+                .map(|s| s.person_id)
+                .collect(),
+        }),
+    }
+}
+
+/// The person one of these facility identifiers already belongs to (after merges).
+pub async fn by_identifier(
+    tx: &mut Transaction<'_, Any>,
+    person: &Person,
+) -> Result<Option<i64>, StoreError> {
     for id in &person.identifiers {
         let found: Option<(i64,)> = sqlx::query_as(
             "SELECT person_id FROM person_identifiers WHERE facility_id = $1 AND id_type = $2 AND value = $3",
@@ -43,60 +93,10 @@ pub async fn find(
         .fetch_optional(&mut **tx)
         .await?;
         if let Some((pid,)) = found {
-            return Ok(Link::Known(resolve_merged(tx, pid).await?));
+            return Ok(Some(resolve_merged(tx, pid).await?));
         }
     }
-
-    let (family_key, given_key) = legal_keys(person);
-    let birth_date = person.birth_date.to_string();
-    if engine == Engine::Postgres {
-        // Two nodes creating the same new person at once would each miss the other's
-        // uncommitted row: serialise look-ups of one identity (SQLite has one writer anyway).
-        let digest =
-            Sha256::digest(format!("{family_key}\u{1f}{given_key}\u{1f}{birth_date}").as_bytes());
-        let key = i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(key)
-            .execute(&mut **tx)
-            .await?;
-    }
-    // Everyone born that day who shares the family or the given name: the certain match, if
-    // any, is among them, and the rest are the look-alikes worth a person's review.
-    let rows: Vec<(i64, String, String, String, String)> = sqlx::query_as(
-        "SELECT p.id, p.sex, n.family_key, n.given_key, n.middle FROM persons p \
-         JOIN person_names n ON n.person_id = p.id \
-         WHERE p.birth_date = $1 AND p.merged_into IS NULL AND n.name_type = 'L' \
-           AND (n.family_key = $2 OR n.given_key = $3)",
-    )
-    .bind(&birth_date)
-    .bind(&family_key)
-    .bind(&given_key)
-    .fetch_all(&mut **tx)
-    .await?;
-
-    let mut certain = Vec::new();
-    let mut look_alikes = Vec::new();
-    for (id, sex, fk, gk, middle) in rows {
-        if look_alikes.contains(&id) || certain.contains(&id) {
-            continue;
-        }
-        if fk == family_key
-            && gk == given_key
-            && sex == person.sex.code()
-            && one_more_agrees(tx, id, person, &middle).await?
-        {
-            certain.push(id);
-        } else {
-            look_alikes.push(id);
-        }
-    }
-    match certain.as_slice() {
-        [one] => Ok(Link::Certain(*one)),
-        _ => {
-            look_alikes.extend(certain);
-            Ok(Link::New { look_alikes })
-        }
-    }
+    Ok(None)
 }
 
 async fn resolve_merged(tx: &mut Transaction<'_, Any>, mut id: i64) -> Result<i64, StoreError> {
@@ -112,61 +112,4 @@ async fn resolve_merged(tx: &mut Transaction<'_, Any>, mut id: i64) -> Result<i6
         }
     }
     Ok(id)
-}
-
-/// A fact besides name, date of birth and sex: middle name, an address, a phone, or the
-/// mother's maiden name.
-async fn one_more_agrees(
-    tx: &mut Transaction<'_, Any>,
-    id: i64,
-    person: &Person,
-    stored_middle: &str,
-) -> Result<bool, StoreError> {
-    let legal = person.names.iter().find(|n| n.name_type == NameType::Legal);
-    if let Some(n) = legal {
-        if !n.middle.is_empty() && normalize_text(&n.middle) == normalize_text(stored_middle) {
-            return Ok(true);
-        }
-    }
-    for a in &person.addresses {
-        let street = normalize_text(&a.street);
-        if street.is_empty() {
-            continue;
-        }
-        let hit: Option<(i64,)> = sqlx::query_as(
-            "SELECT id FROM person_addresses WHERE person_id = $1 AND street_key = $2 AND zip_key = $3",
-        )
-        .bind(id)
-        .bind(&street)
-        .bind(postal_code_key(&a.postal_code))
-        .fetch_optional(&mut **tx)
-        .await?;
-        if hit.is_some() {
-            return Ok(true);
-        }
-    }
-    for p in &person.phones {
-        let hit: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM person_phones WHERE person_id = $1 AND number = $2")
-                .bind(id)
-                .bind(digits(&p.number))
-                .fetch_optional(&mut **tx)
-                .await?;
-        if hit.is_some() {
-            return Ok(true);
-        }
-    }
-    if let Some(m) = &person.mother_maiden_name {
-        let stored: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT mother_maiden_family FROM persons WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?;
-        if let Some((Some(f),)) = stored {
-            if !m.family.is_empty() && normalize_text(&f) == normalize_text(&m.family) {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
 }

@@ -7,9 +7,16 @@
 //! resend of the same MSH-4 + MSH-10 gets the same answer without storing anything twice.
 
 mod apply;
+pub mod changes;
+pub mod corrections;
 mod facilities;
+pub mod history;
 pub(crate) mod link;
+pub mod lookup;
+pub mod match_keys;
+pub mod merge;
 pub mod record;
+pub mod staff;
 
 use chrono::{DateTime, Utc};
 use imms_db::Database;

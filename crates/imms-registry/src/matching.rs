@@ -1,0 +1,214 @@
+//! The one matching engine of the registry ([`imms_match`] over the store's blocking keys),
+//! used by ingest linking, QBP Z34, the portal and the console.
+//!
+//! ```text
+//! let matcher = Matcher::new(store.clone());     // cheap to clone
+//! match matcher.find(&query).await? {
+//!     Decision::Unique { person_id, .. } => ...,   // the one right person
+//!     Decision::NoUniqueMatch { reason } => ...,   // reason: logs and metrics only
+//! }
+//! matcher.candidates(&query, 20).await?           // staff look-up: scored list
+//! ```
+//!
+//! A query that [`Query::check`] refuses (surname alone, 10,000-character names, control
+//! characters, an implausible date) is `NoUniqueMatch { InsufficientQuery }`, never an error
+//! and never a match.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use imms_match::{
+    decide, keys, score, Candidate, Decision, NoMatchReason, Prepared, Query, Scored,
+    TermFrequencies,
+};
+use sqlx::AnyConnection;
+use tokio::sync::OnceCell;
+
+use crate::store::match_keys::{self, Settings};
+use crate::store::{Store, StoreError};
+
+/// Name counts kept in memory at most; the cache is emptied when full (counts move slowly).
+const TF_CACHE_MAX: usize = 100_000;
+
+/// Finds persons; see the module documentation.
+#[derive(Clone)]
+pub struct Matcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    settings: OnceCell<Settings>,
+    tf_cache: Mutex<HashMap<String, i64>>,
+}
+
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matcher").finish_non_exhaustive()
+    }
+}
+
+impl Matcher {
+    /// A matcher with the settings stored by `imms match train` (read on first use), or
+    /// the defaults.
+    pub fn new(store: Store) -> Matcher {
+        Matcher {
+            inner: Arc::new(Inner {
+                store,
+                settings: OnceCell::new(),
+                tf_cache: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// A matcher with these settings instead of the stored ones (evaluation, tests).
+    pub fn with_settings(store: Store, settings: Settings) -> Matcher {
+        let m = Matcher::new(store);
+        let _ = m.inner.settings.set(settings);
+        m
+    }
+
+    pub async fn settings(&self) -> Result<&Settings, StoreError> {
+        self.inner
+            .settings
+            .get_or_try_init(|| async {
+                let mut conn = self.inner.store.database().pool().acquire().await?;
+                match_keys::load_settings(&mut conn).await
+            })
+            .await
+    }
+
+    /// The one person this query means, or no unique match.
+    pub async fn find(&self, query: &Query) -> Result<Decision, StoreError> {
+        if query.check().is_err() {
+            return Ok(Decision::NoUniqueMatch {
+                reason: NoMatchReason::InsufficientQuery,
+            });
+        }
+        let settings = self.settings().await?.clone();
+        let scored = self.score(query, &settings).await?;
+        Ok(decide(&scored, &settings.thresholds))
+    }
+
+    /// The best `limit` candidates with their scores and agreeing fields, for staff.
+    pub async fn candidates(
+        &self,
+        query: &Query,
+        limit: usize,
+    ) -> Result<Vec<Candidate>, StoreError> {
+        if query.check().is_err() {
+            return Ok(Vec::new());
+        }
+        let settings = self.settings().await?.clone();
+        let scored = self.score(query, &settings).await?;
+        Ok(scored
+            .iter()
+            .take(limit)
+            .map(|s| Candidate {
+                person_id: s.person_id,
+                score: s.score,
+                agreeing_fields: s.agreeing_fields(),
+            })
+            .collect())
+    }
+
+    async fn score(&self, query: &Query, settings: &Settings) -> Result<Vec<Scored>, StoreError> {
+        let mut conn = self.inner.store.database().pool().acquire().await?;
+        let prepared = Prepared::from_query(query);
+        let ids = match_keys::candidate_ids(
+            &mut conn,
+            &keys::query_keys(&prepared),
+            match_keys::MAX_CANDIDATES,
+        )
+        .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tf = TermFrequencies {
+            total: match_keys::person_total(&mut conn).await? as f64,
+            counts: HashMap::new(),
+        };
+        for key in tf_keys(&prepared) {
+            let cached = self
+                .inner
+                .tf_cache
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&key).copied());
+            let n = match cached {
+                Some(n) => n,
+                None => {
+                    let n = match_keys::name_count(&mut conn, &key).await?;
+                    if let Ok(mut c) = self.inner.tf_cache.lock() {
+                        if c.len() >= TF_CACHE_MAX {
+                            c.clear();
+                        }
+                        c.insert(key.clone(), n);
+                    }
+                    n
+                }
+            };
+            tf.counts.insert(key, n);
+        }
+        let profiles = match_keys::profiles(&mut conn, &ids).await?;
+        let candidates: Vec<Prepared> = profiles.iter().map(Prepared::from_profile).collect();
+        Ok(score::score_all(
+            &prepared,
+            &candidates,
+            &settings.params,
+            &tf,
+        ))
+    }
+}
+
+/// The name-count keys of a query: its given name and surnames.
+fn tf_keys(q: &Prepared) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in q.names.iter().chain(&q.former_families) {
+        if !n.family.is_empty() {
+            out.push(keys::family_tf_key(n));
+        }
+        if !n.given.is_empty() {
+            out.push(keys::given_tf_key(n));
+        }
+    }
+    out
+}
+
+/// Scores a query inside an open transaction (ingest linking, QBP), with name counts read
+/// fresh. A query that [`Query::check`] refuses has no candidates.
+pub(crate) async fn score_in(
+    conn: &mut AnyConnection,
+    query: &Query,
+    settings: &Settings,
+) -> Result<Vec<Scored>, StoreError> {
+    if query.check().is_err() {
+        return Ok(Vec::new());
+    }
+    let prepared = Prepared::from_query(query);
+    let ids = match_keys::candidate_ids(
+        conn,
+        &keys::query_keys(&prepared),
+        match_keys::MAX_CANDIDATES,
+    )
+    .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tf = TermFrequencies {
+        total: match_keys::person_total(conn).await? as f64,
+        counts: HashMap::new(),
+    };
+    for key in tf_keys(&prepared) {
+        let n = match_keys::name_count(conn, &key).await?;
+        tf.counts.insert(key, n);
+    }
+    let profiles = match_keys::profiles(conn, &ids).await?;
+    let candidates: Vec<Prepared> = profiles.iter().map(Prepared::from_profile).collect();
+    Ok(score::score_all(
+        &prepared,
+        &candidates,
+        &settings.params,
+        &tf,
+    ))
+}
