@@ -63,7 +63,7 @@ impl CountryDb {
         }
         let mut roots: Vec<PathBuf> = Vec::new();
         if let Ok(cwd) = std::env::current_dir() {
-            roots.push(cwd);
+            roots.extend(cwd.ancestors().map(Path::to_path_buf));
         }
         if let Ok(exe) = std::env::current_exe() {
             roots.extend(exe.ancestors().skip(1).map(Path::to_path_buf));
@@ -73,6 +73,21 @@ impl CountryDb {
             .map(|root| root.join(INSTALLED_DB))
             .find(|p| p.is_file())
             .ok_or(GeoError::Missing)
+    }
+
+    /// DB-IP's licence (CC BY 4.0) asks pages using its results to link back to it.
+    pub fn needs_dbip_credit(&self) -> bool {
+        self.reader
+            .metadata
+            .database_type
+            .to_ascii_lowercase()
+            .contains("dbip")
+            || self
+                .reader
+                .metadata
+                .description
+                .values()
+                .any(|d| d.contains("DB-IP"))
     }
 
     /// ISO 3166 alpha-2 code, upper case; None for private, loopback and unknown addresses.
@@ -107,6 +122,10 @@ impl GeoBlock {
                 .map(|c| c.trim().to_ascii_uppercase())
                 .collect(),
         }
+    }
+
+    pub fn needs_dbip_credit(&self) -> bool {
+        self.db.as_ref().is_some_and(CountryDb::needs_dbip_credit)
     }
 
     pub fn verdict(&self, ip: IpAddr) -> Verdict {
@@ -144,6 +163,7 @@ mod tests {
             Some("US")
         );
         assert_eq!(db.country("127.0.0.1".parse().unwrap()), None);
+        assert!(db.needs_dbip_credit(), "the installed database is DB-IP's");
         let block = GeoBlock::new(Some(db), &["ru".into(), "UA".into()]);
         assert!(
             matches!(block.verdict("77.88.8.8".parse().unwrap()), Verdict::Blocked(c) if c == "RU")

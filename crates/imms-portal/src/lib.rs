@@ -28,6 +28,7 @@ pub mod identity;
 pub mod limits;
 mod pages;
 pub mod records;
+pub mod registry;
 pub mod store;
 mod web;
 

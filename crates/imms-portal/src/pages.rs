@@ -76,6 +76,8 @@ pub struct Message<'a> {
     pub paragraphs: Vec<String>,
     pub code: Option<&'static str>,
     pub action: Option<(String, String)>,
+    /// Link to DB-IP, whose country data decided this page (its licence asks for it).
+    pub geo_credit: bool,
 }
 
 #[derive(Template)]
@@ -85,6 +87,8 @@ pub struct Info<'a> {
     pub sections: Vec<(&'a str, Vec<&'a str>)>,
     /// Markup from a trusted crate (the record's reading guide), inserted as is.
     pub trusted_html: Option<String>,
+    /// The language of `trusted_html`.
+    pub trusted_lang: String,
 }
 
 /// Renders a page; pages with personal data are never cached.

@@ -49,6 +49,7 @@ pub trait Records: Send + Sync + 'static {
         lang: &'a str,
         issued_on: NaiveDate,
     ) -> BoxFut<'a, Vec<u8>>;
-    /// The reading guide as an HTML fragment (trusted markup from the record crate).
-    fn guide_html(&self, lang: &str) -> String;
+    /// The reading guide as an HTML fragment (trusted markup from the record crate) and
+    /// the language it is in (it may not exist in every language of the portal).
+    fn guide_html(&self, lang: &str) -> (String, String);
 }

@@ -125,6 +125,7 @@ async fn gate(State(p): State<Arc<Portal>>, mut req: Request, next: Next) -> Res
                 paragraphs: vec![lang.s(text).to_string()],
                 code: Some(code),
                 action: None,
+                geo_credit: p.geo.needs_dbip_credit(),
             };
             pages::render(status, &page, false)
         }
@@ -227,6 +228,7 @@ impl Portal {
             paragraphs: vec![t.s(&format!("msg.{key}.text")).to_string()],
             code,
             action: action.map(|(href, label)| (href.to_string(), t.s(label).to_string())),
+            geo_credit: false,
         };
         pages::render(status, &page, true)
     }
@@ -277,15 +279,18 @@ async fn info(State(p): State<Arc<Portal>>, ctx: Ctx, page: &'static str) -> Res
         c: p.chrome(&ctx, &format!("{page}.title"), &format!("/{page}")),
         sections: t.sections(page),
         trusted_html: None,
+        trusted_lang: String::new(),
     };
     pages::render(StatusCode::OK, &view, false)
 }
 
 async fn guide(State(p): State<Arc<Portal>>, ctx: Ctx) -> Response {
+    let (lang, html) = p.records.guide_html(&ctx.lang);
     let view = pages::Info {
         c: p.chrome(&ctx, "guide.title", "/guide"),
         sections: Vec::new(),
-        trusted_html: Some(p.records.guide_html(&ctx.lang)),
+        trusted_html: Some(html),
+        trusted_lang: lang,
     };
     pages::render(StatusCode::OK, &view, false)
 }
@@ -766,6 +771,7 @@ impl Portal {
                     paragraphs: vec![t.s("msg.search.expired").to_string()],
                     code: Some("PORTAL-ID-EXPIRED-READING"),
                     action: Some(("/upload".into(), t.s("action.upload").to_string())),
+                    geo_credit: false,
                 };
                 Err(pages::render(StatusCode::BAD_REQUEST, &page, true))
             }

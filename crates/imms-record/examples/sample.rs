@@ -72,7 +72,7 @@ pub fn sample(n: usize) -> RecordInput {
                 Dose {
                     cvx: cvx.into(),
                     vaccine: vaccine.into(),
-                    group: group.into(),
+                    groups: vec![group.into()],
                     date: start + chrono::Days::new(97 * i as u64),
                     dose_number: Some((i / kinds.len()) as u32 + 1),
                     mvx: Some(mvx.into()),

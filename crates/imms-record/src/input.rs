@@ -59,9 +59,10 @@ pub struct Dose {
     pub cvx: String,
     /// CVX short description ("Tdap", "MMR", "influenza, injectable, quadrivalent, …").
     pub vaccine: String,
-    /// CDC vaccine group name ("DTAP", "FLU", "MMR", "HepB", "COVID-19", …); the record
-    /// shows the name people recognise (see [`crate::text::group_label`]).
-    pub group: String,
+    /// CDC vaccine group names ("DTAP", "FLU", "MMR", "HepB", "COVID-19", …); a combination
+    /// vaccine has several and is listed under each. The record shows the names people
+    /// recognise (see [`crate::text::group_label`]); none puts it under "Other vaccines".
+    pub groups: Vec<String>,
     pub date: NaiveDate,
     /// Dose number in the series, when the facility reported it.
     pub dose_number: Option<u32>,

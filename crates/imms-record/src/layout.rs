@@ -373,9 +373,16 @@ fn grouped(doses: &[Dose]) -> Vec<(String, Vec<&Dose>)> {
     sorted.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.cvx.cmp(&b.cvx)));
     let mut groups: Vec<(String, Vec<&Dose>)> = Vec::new();
     for d in sorted {
-        match groups.iter_mut().find(|(g, _)| *g == d.group) {
-            Some((_, list)) => list.push(d),
-            None => groups.push((d.group.clone(), vec![d])),
+        let names: Vec<&str> = if d.groups.is_empty() {
+            vec![""]
+        } else {
+            d.groups.iter().map(String::as_str).collect()
+        };
+        for name in names {
+            match groups.iter_mut().find(|(g, _)| g == name) {
+                Some((_, list)) => list.push(d),
+                None => groups.push((name.to_string(), vec![d])),
+            }
         }
     }
     groups

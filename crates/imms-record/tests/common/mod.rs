@@ -30,7 +30,7 @@ pub fn dose(cvx: &str, vaccine: &str, group: &str, on: &str) -> Dose {
     Dose {
         cvx: cvx.into(),
         vaccine: vaccine.into(),
-        group: group.into(),
+        groups: vec![group.into()],
         date: date(on),
         dose_number: None,
         mvx: Some("PFR".into()),
