@@ -29,11 +29,12 @@ struct FileConfig {
     idp_argon2: Option<String>,
     idp_code_seconds: Option<i64>,
     idp_rate_limit: Option<u32>,
+    record_issuer: Option<String>,
+    oidc_issuer: Option<String>,
+    oidc_client_id: Option<String>,
+    oidc_client_secret: Option<String>,
 }
 
-// MLLP, geo-blocking, proxies and the helpline are read by the components that use them
-// (MLLP listener, portal) as they land.
-#[allow(dead_code)]
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
@@ -59,6 +60,13 @@ pub struct Config {
     pub idp_code_seconds: i64,
     /// Form posts per client address per minute (0: unlimited).
     pub idp_rate_limit: u32,
+    /// The issuing authority printed on the official record.
+    pub record_issuer: String,
+    /// The portal's OpenID provider when it is not the built-in one (a state's own login):
+    /// its issuer URL, and the portal's client ID and secret registered there.
+    pub oidc_issuer: Option<String>,
+    pub oidc_client_id: Option<String>,
+    pub oidc_client_secret: Option<String>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -140,6 +148,12 @@ impl Config {
                 .unwrap_or_else(|| "m=19456,t=2,p=1".into()),
             idp_code_seconds: parsed("IMMS_IDP_CODE_SECONDS", f.idp_code_seconds, 60)?,
             idp_rate_limit: parsed("IMMS_IDP_RATE_LIMIT", f.idp_rate_limit, 60)?,
+            record_issuer: env("IMMS_RECORD_ISSUER")
+                .or(f.record_issuer)
+                .unwrap_or_else(|| "State Department of Health".into()),
+            oidc_issuer: env("IMMS_OIDC_ISSUER").or(f.oidc_issuer),
+            oidc_client_id: env("IMMS_OIDC_CLIENT_ID").or(f.oidc_client_id),
+            oidc_client_secret: env("IMMS_OIDC_CLIENT_SECRET").or(f.oidc_client_secret),
             data_dir,
         })
     }

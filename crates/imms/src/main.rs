@@ -86,6 +86,16 @@ enum Command {
         #[command(subcommand)]
         command: cmd::keys::KeysCommand,
     },
+    /// The official immunization record (PDF, SMART Health Card) of a person.
+    Record {
+        #[command(subcommand)]
+        command: cmd::record::RecordCommand,
+    },
+    /// Who may use the provider console, in which organization and role.
+    Staff {
+        #[command(subcommand)]
+        command: cmd::staff::StaffCommand,
+    },
     /// Generate synthetic data files for load tests.
     Gen {
         #[command(subcommand)]
@@ -110,6 +120,8 @@ async fn main() -> std::process::ExitCode {
             Command::Account { command } => cmd::account::run(config, command).await,
             Command::Oidc { command } => cmd::oidc::run(config, command).await,
             Command::Keys { command } => cmd::keys::run(config, command).await,
+            Command::Record { command } => cmd::record::run(config, command).await,
+            Command::Staff { command } => cmd::staff::run(config, command).await,
             Command::Bench { command } => cmd::bench::run(command).await,
             Command::Idscan { file } => cmd::idscan::run(file),
         }

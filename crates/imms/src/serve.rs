@@ -26,9 +26,32 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 struct Ops {
     app: Arc<App>,
     metrics: Metrics,
+    jwks: Arc<serde_json::Value>,
 }
 
-pub fn router(app: Arc<App>, metrics: Metrics) -> Router {
+/// The parts `serve` mounts beside the registry and the identity provider.
+pub struct Parts {
+    pub issuer: Arc<imms_record::Issuer>,
+    pub portal: Arc<imms_portal::Portal>,
+}
+
+/// Opens the identity provider, the record issuer, the portal and the console.
+pub async fn open_parts(app: &App) -> anyhow::Result<Parts> {
+    crate::cmd::account::init_served(app)?;
+    let issuer = crate::cmd::record::open_issuer(&app.config)?;
+    let portal = crate::cmd::portal::open_portal(app, issuer.clone()).await?;
+    crate::cmd::staff::init_console(
+        app,
+        Arc::new(crate::cmd::portal::ConsolePrinter {
+            issuer: issuer.clone(),
+            codes: Arc::new(app.ingestor.codes().clone()),
+        }),
+    )
+    .await?;
+    Ok(Parts { issuer, portal })
+}
+
+pub fn router(app: Arc<App>, metrics: Metrics, parts: Parts) -> Router {
     let hl7 = Arc::new(Hl7Http {
         ingestor: app.ingestor.clone(),
         metrics: metrics.clone(),
@@ -39,15 +62,22 @@ pub fn router(app: Arc<App>, metrics: Metrics) -> Router {
         endpoint: format!("{}/hl7/soap", app.config.public_url.trim_end_matches('/')),
     });
     let app_for_idp = app.clone();
-    let ops = Ops { app, metrics };
+    crate::cmd::account::register_idp_metrics(&app_for_idp, &metrics.registry);
+    let ops = Ops {
+        app,
+        metrics,
+        jwks: Arc::new(parts.issuer.jwks()),
+    };
     Router::new()
-        .route("/", get(home))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
+        .route("/.well-known/jwks.json", get(jwks))
         .with_state(ops)
         .merge(imms_registry::http::router(hl7))
         .merge(crate::cmd::account::idp_router(&app_for_idp))
         .merge(imms_registry::soap::router(soap))
+        .merge(crate::cmd::staff::console_router())
+        .merge(imms_portal::router(parts.portal))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 // Method, path and request id only: query strings may carry personal data.
@@ -61,9 +91,16 @@ pub fn router(app: Arc<App>, metrics: Metrics) -> Router {
         .layer(CatchPanicLayer::new())
 }
 
-/// Until the portal lands: what this server runs, in plain words.
-async fn home() -> impl IntoResponse {
-    axum::response::Html(include_str!("home.html"))
+/// The SMART Health Card issuer's public keys, which verifiers fetch from anywhere (CORS).
+async fn jwks(State(ops): State<Ops>) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        ops.jwks.to_string(),
+    )
 }
 
 async fn healthz(State(ops): State<Ops>) -> impl IntoResponse {
@@ -92,7 +129,7 @@ pub async fn run(config: Config, demo: Option<usize>) -> anyhow::Result<std::pro
         .await
         .with_context(|| format!("listening on {}", app.config.http_addr))?;
     let addr = listener.local_addr()?;
-    crate::cmd::account::init_served(&app)?;
+    let parts = open_parts(&app).await?;
     let metrics = Metrics::default();
     let mllp_listener = tokio::net::TcpListener::bind(&app.config.mllp_addr)
         .await
@@ -109,8 +146,8 @@ pub async fn run(config: Config, demo: Option<usize>) -> anyhow::Result<std::pro
     tokio::spawn(imms_registry::mllp::serve(mllp_listener, mllp, shutdown()));
     tracing::info!(%addr, %mllp_addr, engine = app.store().database().engine().name(), "imms is serving");
     println!("imms MLLP listening at {mllp_addr}");
-    println!("imms is running at http://{addr} (public URL {}): HL7 v2 over HTTP at /hl7/v2, health at /healthz", app.config.public_url);
-    let router = router(app.clone(), metrics);
+    println!("imms is running at http://{addr} (public URL {}): portal at /, console at /console, identity provider at /idp, HL7 v2 over HTTP at /hl7/v2, health at /healthz", app.config.public_url);
+    let router = router(app.clone(), metrics, parts);
     // Peer addresses for the identity provider's rate limits.
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)

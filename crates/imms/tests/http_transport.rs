@@ -220,18 +220,27 @@ async fn logs_never_carry_personal_data() {
 }
 
 #[tokio::test]
-async fn the_home_page_says_what_runs_here() {
+async fn the_home_page_is_the_portal_and_the_record_keys_are_published() {
     let site = Site::new(Engine::Sqlite).await;
     let server = Server::start(&site);
     let r = client().get(server.url("/")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
-    assert!(html.contains("<html lang=\"en\">"));
-    assert!(html.contains("href=\"/idp/signin\""));
-    let signin = client()
-        .get(server.url("/idp/signin"))
+    assert!(html.contains("<html lang=\"en\""));
+    assert!(html.contains("Get My Immunization Record (Sign In)"));
+    assert!(html.contains("href=\"/signin\""));
+    let jwks = client()
+        .get(server.url("/.well-known/jwks.json"))
         .send()
         .await
         .unwrap();
-    assert_ne!(signin.status(), 404, "the link leads somewhere");
+    assert_eq!(jwks.status(), 200);
+    assert_eq!(jwks.headers()["access-control-allow-origin"], "*");
+    let keys: serde_json::Value = serde_json::from_str(&jwks.text().await.unwrap()).unwrap();
+    assert_eq!(keys["keys"][0]["alg"], "ES256");
+    assert_eq!(keys["keys"][0]["crv"], "P-256");
+    for path in ["/console", "/faq", "/guide", "/idp/signin"] {
+        let r = client().get(server.url(path)).send().await.unwrap();
+        assert_ne!(r.status(), 404, "{path} is served");
+    }
 }

@@ -296,7 +296,12 @@ async fn http(count: usize, concurrency: usize, engine: Engine) -> anyhow::Resul
         .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let router = crate::serve::router(app.clone(), imms_registry::metrics::Metrics::default());
+    let parts = crate::serve::open_parts(&app).await?;
+    let router = crate::serve::router(
+        app.clone(),
+        imms_registry::metrics::Metrics::default(),
+        parts,
+    );
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
     let target = format!("http://{addr}/hl7/v2");
     let client = reqwest::Client::builder()

