@@ -40,12 +40,16 @@ pub fn decide(scored: &[Scored], t: &Thresholds) -> Decision {
             reason: NoMatchReason::NoCandidate,
         };
     };
-    let reason = if best.score < t.match_weight {
-        NoMatchReason::BelowThreshold
-    } else if scored
+    let close_second = scored
         .get(1)
-        .is_some_and(|second| best.score - second.score < t.margin)
-    {
+        .filter(|second| best.score - second.score < t.margin);
+    // Two plausible people within the margin of each other are "too many" even when
+    // neither passes the threshold: the asker learns that more facts are needed.
+    let reason = if close_second.is_some_and(|s| s.score >= t.review_weight) {
+        NoMatchReason::Ambiguous
+    } else if best.score < t.match_weight {
+        NoMatchReason::BelowThreshold
+    } else if close_second.is_some() {
         NoMatchReason::Ambiguous
     } else if t.require_corroboration && !best.corroborated() {
         NoMatchReason::NotCorroborated

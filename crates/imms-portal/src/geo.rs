@@ -41,6 +41,8 @@ struct Country<'a> {
 
 pub struct CountryDb {
     reader: maxminddb::Reader<Vec<u8>>,
+    /// DB-IP's data (its licence file beside the database, or its name in the metadata).
+    dbip: bool,
 }
 
 impl CountryDb {
@@ -52,7 +54,18 @@ impl CountryDb {
         let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
         let reader =
             maxminddb::Reader::from_source(bytes).map_err(|e| unreadable(e.to_string()))?;
-        Ok(CountryDb { reader })
+        let dbip = path.with_file_name("DBIP-LICENSE").is_file()
+            || reader
+                .metadata
+                .database_type
+                .to_ascii_lowercase()
+                .contains("dbip")
+            || reader
+                .metadata
+                .description
+                .values()
+                .any(|d| d.contains("DB-IP"));
+        Ok(CountryDb { reader, dbip })
     }
 
     /// The configured path, else the installed database found near the working directory
@@ -77,17 +90,7 @@ impl CountryDb {
 
     /// DB-IP's licence (CC BY 4.0) asks pages using its results to link back to it.
     pub fn needs_dbip_credit(&self) -> bool {
-        self.reader
-            .metadata
-            .database_type
-            .to_ascii_lowercase()
-            .contains("dbip")
-            || self
-                .reader
-                .metadata
-                .description
-                .values()
-                .any(|d| d.contains("DB-IP"))
+        self.dbip
     }
 
     /// ISO 3166 alpha-2 code, upper case; None for private, loopback and unknown addresses.

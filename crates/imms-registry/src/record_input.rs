@@ -260,7 +260,7 @@ mod tests {
         assert_eq!(input.doses.len(), 2);
         let tdap = &input.doses[0];
         assert_eq!(tdap.vaccine, "Tdap");
-        assert_eq!(tdap.groups, vec!["DTAP".to_string()]);
+        assert_eq!(tdap.groups, vec!["TDAP".to_string()]);
         assert_eq!(tdap.dose_number, Some(2));
         assert_eq!(tdap.facility, "Riverside Family Clinic");
         assert_eq!(tdap.manufacturer.as_deref(), Some("Sanofi Pasteur"));

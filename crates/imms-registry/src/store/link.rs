@@ -65,8 +65,15 @@ pub async fn find(
     let settings = match_keys::load_settings(tx).await?;
     let scored = matching::score_in(tx, &query, &settings).await?;
     match decide(&scored, &settings.thresholds) {
-        Decision::Unique { person_id, .. } => Ok(Link::Certain(person_id)),
-        Decision::NoUniqueMatch { .. } => Ok(Link::New {
+        Decision::Unique { person_id, .. }
+            if !has_other_identifier_here(tx, person_id, person).await? =>
+        {
+            Ok(Link::Certain(person_id))
+        }
+        // No unique match, or the match already has another record number at this very
+        // facility: a facility that gave two numbers most likely has two people (twins, a
+        // parent and child of one name); staff decide.
+        _ => Ok(Link::New {
             // Everyone who scores as a plausible match goes to staff for review.
             look_alikes: scored
                 .iter()
@@ -76,6 +83,31 @@ pub async fn find(
                 .collect(),
         }),
     }
+}
+
+/// Whether `person_id` holds an identifier of the same facility and type as one the message
+/// carries, with another value.
+async fn has_other_identifier_here(
+    tx: &mut Transaction<'_, Any>,
+    person_id: i64,
+    person: &Person,
+) -> Result<bool, StoreError> {
+    for id in &person.identifiers {
+        let found: Option<(i64,)> = sqlx::query_as(
+            "SELECT person_id FROM person_identifiers \
+             WHERE person_id = $1 AND facility_id = $2 AND id_type = $3 AND value <> $4 LIMIT 1",
+        )
+        .bind(person_id)
+        .bind(&id.facility_id)
+        .bind(&id.id_type)
+        .bind(&id.value)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if found.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The person one of these facility identifiers already belongs to (after merges).
