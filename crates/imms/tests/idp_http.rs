@@ -8,6 +8,7 @@ use std::io::Write;
 use std::process::Stdio;
 
 use base64::Engine as _;
+use common::browser::{Browser, Page};
 use common::{Server, Site};
 use imms_db::Engine;
 use sha2::Digest;
@@ -15,119 +16,6 @@ use sha2::Digest;
 const PASSWORD: &str = "violet harbour lantern";
 const SSN: &str = "123-45-6789";
 const EMAIL: &str = "astrid.lindqvist@example.org";
-
-/// A browser: keeps cookies, never follows redirects.
-struct Browser {
-    http: reqwest::Client,
-    cookies: HashMap<String, String>,
-    base: String,
-}
-
-struct Page {
-    status: u16,
-    location: Option<String>,
-    body: String,
-}
-
-impl Page {
-    fn field(&self, name: &str) -> String {
-        let pat = format!("name=\"{name}\" value=\"");
-        let start = self
-            .body
-            .find(&pat)
-            .unwrap_or_else(|| panic!("no field {name} in {}", self.body))
-            + pat.len();
-        let end = self.body[start..].find('"').unwrap() + start;
-        self.body[start..end].replace("&#43;", "+")
-    }
-}
-
-impl Browser {
-    fn new(server: &Server) -> Browser {
-        Browser {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookies: HashMap::new(),
-            base: server.base.clone(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        if path.starts_with("http") {
-            path.to_string()
-        } else {
-            format!("{}{}", self.base, path)
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn finish(&mut self, r: reqwest::Response) -> Page {
-        for v in r.headers().get_all("set-cookie") {
-            let s = v.to_str().unwrap();
-            let (kv, _) = s.split_once(';').unwrap_or((s, ""));
-            let (k, v) = kv.split_once('=').unwrap();
-            if v.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_string(), v.to_string());
-            }
-        }
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_string());
-        Page {
-            status,
-            location,
-            body: r.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let r = self
-            .http
-            .get(self.url(path))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.finish(r).await
-    }
-
-    async fn get_lang(&mut self, path: &str, lang: &str) -> Page {
-        let r = self
-            .http
-            .get(self.url(path))
-            .header("cookie", self.cookie_header())
-            .header("accept-language", lang)
-            .send()
-            .await
-            .unwrap();
-        self.finish(r).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let r = self
-            .http
-            .post(self.url(path))
-            .header("cookie", self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.finish(r).await
-    }
-}
 
 fn add_account(site: &Site, user: &str, email: &str, kind: &str, stdin: &str, ssn: bool) {
     let mut args = vec![
@@ -956,38 +844,8 @@ async fn lockout_disabled_accounts_sign_up_and_recovery_over_http_on(engine: Eng
     site.remove().await;
 }
 
-/// `imms serve` with extra settings (the common `Server::start` takes none).
 fn start_with_env(site: &Site, env: &[(&str, &str)]) -> Server {
-    use std::io::BufRead;
-    let log = site.path("serve-env.log");
-    let log_file = std::fs::File::create(&log).unwrap();
-    let mut cmd = site.command();
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .arg("serve")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log_file)
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                if let Some(rest) = line.strip_prefix("imms is running at ") {
-                    break rest.split_whitespace().next().unwrap().to_string();
-                }
-            }
-            _ => panic!(
-                "imms serve stopped: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            ),
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, base, log }
+    Server::start_with_env(site, &[], env)
 }
 
 /// A tiny SMTP server on loopback (mailin-embedded) that keeps every message it is given.

@@ -2,6 +2,8 @@
 //! database (SQLite or a fresh PostgreSQL database), and the CLI against the same store.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -113,10 +115,34 @@ impl Server {
     }
 
     pub fn start_with(site: &Site, args: &[&str]) -> Server {
+        Self::start_with_env(site, args, &[])
+    }
+
+    /// On a free port of its own, with IMMS_PUBLIC_URL pointing at it: what a relying party
+    /// of the built-in identity provider (the portal, the console) needs to sign in.
+    pub fn start_public(site: &Site, env: &[(&str, &str)]) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let public = format!("http://{addr}");
+        let mut all = vec![
+            ("IMMS_HTTP_ADDR", addr.as_str()),
+            ("IMMS_PUBLIC_URL", public.as_str()),
+        ];
+        all.extend_from_slice(env);
+        Self::start_with_env(site, &[], &all)
+    }
+
+    pub fn start_with_env(site: &Site, args: &[&str], env: &[(&str, &str)]) -> Server {
         let log = site.dir.path().join(format!("serve-{}.log", rand_suffix()));
         let log_file = std::fs::File::create(&log).expect("log file");
-        let mut child = site
-            .command()
+        let mut command = site.command();
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command
             .arg("serve")
             .args(args)
             .stdin(Stdio::null())
