@@ -19,6 +19,29 @@ export function imms() {
   return bin;
 }
 
+/// A clean photo of one person's ID (the seeded generator of imms-idscan), written to `out`.
+export function idPhoto(kind, family, given, birth, expiry, out) {
+  const target = process.env.CARGO_TARGET_DIR || join(root, 'target');
+  const bin = join(target, 'debug', 'examples', 'id_photo');
+  if (!existsSync(bin)) {
+    const r = spawnSync('cargo', ['build', '-q', '-p', 'imms-idscan', '--features', 'testgen', '--example', 'id_photo'], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('could not build the ID photo generator');
+  }
+  const r = spawnSync(bin, [kind, family, given, birth, expiry, out], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`id_photo: ${r.stderr}`);
+  return out;
+}
+
+/// One VXU^V04 message reporting a flu dose for a person living at 77 Juniper Way, Holland MI.
+export function vxu(facility, controlId, mrn, family, given, dob) {
+  return [
+    `MSH|^~\\&|EHR|${facility}|IMMS|IMMS|20240115083000||VXU^V04^VXU_V04|${controlId}|P|2.5.1`,
+    `PID|1||${mrn}^^^${facility}^MR||${family}^${given}^^^^^L||${dob}|F|||77 Juniper Way^^Holland^MI^49423^USA^H`,
+    `ORC|RE||${controlId}-1^${facility}`,
+    'RXA|0|1|20240110||141^Influenza^CVX|0.5|mL^mL^UCUM||00^New^NIP001|||||||||||CP|A',
+  ].join('\r') + '\r';
+}
+
 export async function freePort() {
   return new Promise((ok, fail) => {
     const s = net.createServer();
