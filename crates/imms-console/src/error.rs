@@ -97,8 +97,37 @@ impl IntoResponse for ConsoleError {
         pages::message(
             self.status(),
             Chrome::anonymous(title),
-            &self.to_string(),
+            &sentence(&self.to_string()),
             true,
         )
+    }
+}
+
+/// A message as a sentence: a capital first letter and a full stop.
+pub fn sentence(text: &str) -> String {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_read_as_sentences() {
+        assert_eq!(sentence("not found: dose 7"), "Not found: dose 7.");
+        assert_eq!(sentence("Try again."), "Try again.");
+        assert_eq!(
+            sentence(&ConsoleError::Citizen.to_string())[..17],
+            *"Citizen accounts "
+        );
     }
 }

@@ -1,0 +1,438 @@
+//! The provider console over HTTP against the real binary, as staff use it: sign in at the
+//! built-in identity provider (OpenID Connect), find a person, print the record, add, correct
+//! and strike doses, resolve duplicates; what each role may and may not do, forged and stale
+//! forms, and the audit trail those actions leave. Run on SQLite and PostgreSQL.
+
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+
+use common::browser::{Browser, Page};
+use common::{Server, Site};
+use imms_db::Engine;
+
+const PASSWORD: &str = "copper meadow signal";
+
+fn add_account(site: &Site, user: &str, kind: &str) {
+    let mut args = vec![
+        "account",
+        "add",
+        "--user-id",
+        user,
+        "--email",
+        "staff@example.org",
+        "--type",
+        kind,
+        "--password-stdin",
+    ];
+    let mut stdin = format!("{PASSWORD}\n");
+    if kind == "citizen" {
+        args.push("--ssn-stdin");
+        stdin.push_str("123-45-6789\n");
+    }
+    let mut child = site
+        .command()
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn add_staff(site: &Site, user: &str, org: &str, role: &str) {
+    let (code, out, err) = site.run(&[
+        "staff",
+        "add",
+        "--user-id",
+        user,
+        "--org",
+        org,
+        "--role",
+        role,
+    ]);
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(out.contains(&format!("user_id={user}")), "{out}");
+    assert!(out.contains(&format!("role={role}")), "{out}");
+}
+
+/// Signs in through the console's sign-in link; returns the page the console lands on.
+async fn sign_in(b: &mut Browser, user: &str) -> Page {
+    let start = b.get("/console/signin").await;
+    assert_eq!(start.status, 303, "{}", start.body);
+    let authorize = start.location.clone().unwrap();
+    assert!(authorize.contains("/idp/authorize?"), "{authorize}");
+    assert!(authorize.contains("client_id=imms-console"), "{authorize}");
+    let form = b.follow(start).await;
+    assert!(form.body.contains("User ID"), "{}", form.body);
+    let (csrf, req) = (form.field("csrf"), form.field("req"));
+    let done = b
+        .post(
+            "/idp/signin",
+            &[
+                ("csrf", &csrf),
+                ("req", &req),
+                ("user_id", user),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(
+        done.location
+            .as_deref()
+            .unwrap()
+            .contains("/console/callback?"),
+        "{:?}",
+        done.location
+    );
+    b.follow(done).await
+}
+
+/// A staff browser, signed in, with the CSRF token of its session.
+struct Staff {
+    b: Browser,
+    csrf: String,
+}
+
+impl Staff {
+    async fn new(server: &Server, user: &str) -> Staff {
+        let mut b = Browser::new(server);
+        let home = sign_in(&mut b, user).await;
+        assert_eq!(home.status, 200, "{user}: {}", home.body);
+        assert!(home.body.contains("Find a person"), "{}", home.body);
+        let csrf = home.field("csrf");
+        Staff { b, csrf }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        self.b.get(path).await
+    }
+
+    /// Posts a form with this session's CSRF token.
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let mut all = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(form);
+        self.b.post(path, &all).await
+    }
+
+    async fn search(&mut self, family: &str, given: &str, dob: &str) -> Page {
+        self.post(
+            "/console/search",
+            &[
+                ("family_name", family),
+                ("given_name", given),
+                ("birth_date", dob),
+            ],
+        )
+        .await
+    }
+}
+
+/// The person numbers of the "Open record" links on a search page, in order.
+fn candidates(page: &Page) -> Vec<i64> {
+    page.body
+        .match_indices("href=\"/console/person/")
+        .map(|(i, m)| {
+            let rest = &page.body[i + m.len()..];
+            rest[..rest.find('"').unwrap()].parse().unwrap()
+        })
+        .collect()
+}
+
+/// The dose ids with a "Correct" link on a record page.
+fn correctable(page: &Page) -> Vec<i64> {
+    page.body
+        .match_indices("href=\"/console/dose/")
+        .filter_map(|(i, m)| {
+            let rest = &page.body[i + m.len()..];
+            let id = &rest[..rest.find('/').unwrap()];
+            rest[id.len()..]
+                .starts_with("/edit")
+                .then(|| id.parse().unwrap())
+        })
+        .collect()
+}
+
+fn pdf_text(site: &Site, bytes: &[u8], name: &str) -> String {
+    assert!(bytes.starts_with(b"%PDF-"), "a PDF");
+    let file = site.path(name);
+    std::fs::write(&file, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args([file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The citizen's copy: `imms record pdf` from the same store, as text.
+fn citizen_pdf(site: &Site, mrn: &str) -> String {
+    let out = site.path("citizen.pdf");
+    let (code, stdout, err) = site.run(&[
+        "record",
+        "pdf",
+        "--mrn",
+        mrn,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout} {err}");
+    let bytes = std::fs::read(&out).unwrap();
+    pdf_text(site, &bytes, "citizen-copy.pdf")
+}
+
+/// Audit lines of a person: (actor, action).
+async fn audit(db: &imms_db::Database, person: i64) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT actor, action FROM audit_log WHERE person_id = $1 ORDER BY id")
+        .bind(person)
+        .fetch_all(db.pool())
+        .await
+        .unwrap()
+}
+
+async fn count(db: &imms_db::Database, sql: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(db.pool()).await.unwrap();
+    n
+}
+
+fn import(site: &Site, name: &str, hl7: &str) {
+    let file = site.path(name);
+    std::fs::write(&file, hl7).unwrap();
+    let (code, out, err) = site.run(&["hl7", "import", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out} {err}");
+}
+
+#[tokio::test]
+async fn staff_look_up_print_correct_and_resolve_duplicates_by_role() {
+    for engine in [Engine::Sqlite, Engine::Postgres] {
+        whole_flow(engine).await;
+    }
+}
+
+async fn whole_flow(engine: Engine) {
+    let site = Site::new(engine).await;
+    site.add_org("CLINIC-A");
+    site.add_org("CLINIC-B");
+    import(
+        &site,
+        "astrid.hl7",
+        &common::vxu(
+            "CLINIC-A",
+            "A-1",
+            "MRN-A1",
+            "Lindqvist",
+            "Astrid",
+            "19850412",
+        ),
+    );
+    for (user, kind) in [
+        ("vera.viewer", "employee"),
+        ("eddie.editor", "employee"),
+        ("bea.editor", "third-party"),
+        ("ada.admin", "worker"),
+        ("nils.nostaff", "employee"),
+        ("cora.citizen", "citizen"),
+    ] {
+        add_account(&site, user, kind);
+    }
+    add_staff(&site, "vera.viewer", "CLINIC-A", "viewer");
+    add_staff(&site, "eddie.editor", "CLINIC-A", "editor");
+    add_staff(&site, "bea.editor", "CLINIC-B", "editor");
+    add_staff(&site, "ada.admin", "CLINIC-A", "admin");
+    let (code, list, _) = site.run(&["staff", "list"]);
+    assert_eq!(code, 0);
+    assert!(list.contains("bea.editor\tCLINIC-B\teditor"), "{list}");
+    // A role in an organization that is not registered is refused.
+    let (code, _, err) = site.run(&[
+        "staff",
+        "add",
+        "--user-id",
+        "x",
+        "--org",
+        "NOWHERE",
+        "--role",
+        "viewer",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("NOWHERE"), "{err}");
+
+    let server = Server::start_public(&site, &[]);
+    let db = imms_db::Database::connect(&site.database_url)
+        .await
+        .unwrap();
+
+    // Not signed in: sent to sign in, and back to the page asked for afterwards.
+    let mut anon = Browser::new(&server);
+    let first = anon.get("/console/person/1").await;
+    assert_eq!(first.status, 303);
+    assert_eq!(
+        first.location.as_deref(),
+        Some("/console/signin?return_to=%2Fconsole%2Fperson%2F1")
+    );
+    // A citizen, and an employee who is not staff, are refused after signing in.
+    let mut citizen = Browser::new(&server);
+    let refused = sign_in(&mut citizen, "cora.citizen").await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains("Citizen accounts cannot use"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(citizen.get("/console").await.status, 303, "no session");
+    let mut stranger = Browser::new(&server);
+    let refused = sign_in(&mut stranger, "nils.nostaff").await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("no access to the provider console"));
+
+    // ---- viewer: look up and print, nothing else ----
+    let mut vera = Staff::new(&server, "vera.viewer").await;
+    let found = vera.search("lindqvist", "astrid", "1985-04-12").await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    let ids = candidates(&found);
+    assert_eq!(ids.len(), 1, "{}", found.body);
+    let astrid = ids[0];
+    assert!(
+        found.body.contains("<mark>Astrid Lindqvist</mark>"),
+        "{}",
+        found.body
+    );
+    assert!(found.body.contains("<mark>1985-04-12</mark>"));
+    assert!(found
+        .body
+        .contains("family name, given name, date of birth"));
+    // Nobody agrees on a different date of birth and a different given name.
+    let none = vera.search("Lindqvist", "Greta", "1990-01-01").await;
+    assert!(candidates(&none).is_empty(), "{}", none.body);
+    let record = vera.get(&format!("/console/person/{astrid}")).await;
+    assert_eq!(record.status, 200, "{}", record.body);
+    assert!(record.body.contains("Influenza"), "{}", record.body);
+    assert!(record.body.contains("CLINIC-A:MRN-A1"));
+    assert!(
+        correctable(&record).is_empty(),
+        "a viewer gets no Correct links"
+    );
+    assert!(!record.body.contains("Add a dose"));
+    let pdf = vera
+        .b
+        .get_raw(&format!("/console/person/{astrid}/record.pdf"), &[])
+        .await;
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert_eq!(pdf.headers()["cache-control"], "no-store");
+    let text = pdf_text(&site, &pdf.bytes().await.unwrap(), "printed.pdf");
+    assert!(text.contains("Lindqvist"), "{text}");
+    assert!(text.to_lowercase().contains("influenza"), "{text}");
+    let astrid_dose = {
+        let (id,): (i64,) =
+            sqlx::query_as("SELECT id FROM immunizations WHERE person_id = $1 ORDER BY id")
+                .bind(astrid)
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+        id
+    };
+    let doses_before = count(&db, "SELECT COUNT(*) FROM immunizations").await;
+    let refused = vera
+        .get(&format!("/console/person/{astrid}/dose/new"))
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let forged = vera
+        .post(
+            &format!("/console/person/{astrid}/dose"),
+            &[
+                ("administered_date", "2019-03-01"),
+                ("cvx", "115"),
+                ("information_source", "01"),
+                ("completion_status", "CP"),
+                ("reason", "forged by a viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(
+        forged.body.contains("needs the editor role"),
+        "{}",
+        forged.body
+    );
+    let forged = vera
+        .post(
+            &format!("/console/dose/{astrid_dose}/error"),
+            &[("revision", "1@x"), ("reason", "forged by a viewer")],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert_eq!(vera.get("/console/duplicates").await.status, 403);
+    assert_eq!(vera.get("/console/staff").await.status, 403);
+    let forged = vera
+        .post(
+            "/console/staff",
+            &[
+                ("user_id", "vera.viewer"),
+                ("facility_id", "CLINIC-A"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "a viewer cannot make themselves admin");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM console_staff WHERE role = 'admin'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM immunizations").await,
+        doses_before
+    );
+    // A form without this session's CSRF token changes nothing.
+    let no_csrf = vera
+        .b
+        .post(
+            "/console/search",
+            &[
+                ("csrf", "not-the-token"),
+                ("family_name", "Lindqvist"),
+                ("given_name", "Astrid"),
+            ],
+        )
+        .await;
+    assert_eq!(no_csrf.status, 403, "{}", no_csrf.body);
+
+    // Every look is in the audit trail: who, which person, what kind of look.
+    let trail = audit(&db, astrid).await;
+    for action in ["person.candidate", "person.view", "person.print"] {
+        assert!(
+            trail
+                .iter()
+                .any(|(who, what)| who == "staff:vera.viewer" && what == action),
+            "{action}: {trail:?}"
+        );
+    }
+
+    server_log_has_no_personal_data(&server);
+    drop(server);
+    db.close().await;
+    site.remove().await;
+}
+
+fn server_log_has_no_personal_data(server: &Server) {
+    let log = server.log_text();
+    for secret in ["Lindqvist", "Astrid", "1985-04-12", "19850412", "Juniper"] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
+}
