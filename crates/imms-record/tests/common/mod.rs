@@ -123,3 +123,113 @@ pub fn pdftotext(pdf: &Path) -> String {
 pub fn pdftotext_raw(pdf: &Path) -> String {
     tool("pdftotext", &[&pdf.display().to_string(), "-"])
 }
+
+/// The QR codes of a PDF as a phone would see them on paper: the first page (where the record
+/// prints the card, beside or under its header) rasterised at 200 dpi by pdftoppm, the codes
+/// read by zbarimg; their contents, in the order zbarimg reports them.
+pub fn qr_contents_of_pdf(pdf: &Path) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let prefix = dir.path().join("page");
+    tool(
+        "pdftoppm",
+        &[
+            "-r",
+            "200",
+            "-png",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            &pdf.display().to_string(),
+            &prefix.display().to_string(),
+        ],
+    );
+    let mut pages: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("pages")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().display().to_string())
+        .filter(|p| p.ends_with(".png"))
+        .collect();
+    pages.sort();
+    assert!(!pages.is_empty(), "pdftoppm made no page image");
+    let mut args = vec!["--raw", "-q", "-Sdisable", "-Sqrcode.enable"];
+    args.extend(pages.iter().map(String::as_str));
+    // zbarimg exits 4 when a page has no code; the pages with one still print.
+    let out = Command::new("zbarimg")
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("zbarimg (zbar-tools) is needed for this test ({e})"));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The project's Python for test tools (scripts/test-all makes `.venv-tools` from
+/// requirements-test.txt at the workspace root).
+pub fn venv_python() -> std::path::PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-tools/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: scripts/test-all makes it from requirements-test.txt",
+        python.display()
+    );
+    python
+}
+
+/// The independent verifier (tests/verify_shc.py, jwcrypto) over `qr` (the QR contents):
+/// `Ok(summary JSON)` when it verifies, `Err(why)` when it does not.
+pub fn verify_independently(
+    qr: &[String],
+    jwks: &str,
+    iss: &str,
+    expect: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let expect_path = dir.path().join("expect.json");
+    std::fs::write(&expect_path, expect.to_string()).expect("write expect");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/verify_shc.py");
+    let mut child = Command::new(venv_python())
+        .arg(&script)
+        .args(["--jwks", jwks, "--iss", iss, "--expect"])
+        .arg(&expect_path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the verifier");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(qr.join("\n").as_bytes())
+        .expect("feed the verifier");
+    let out = child.wait_with_output().expect("verifier");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("summary JSON"))
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        ))
+    }
+}
+
+/// What the verifier must find in the card of `input`.
+pub fn expectation(input: &RecordInput) -> serde_json::Value {
+    serde_json::json!({
+        "family": input.name.family,
+        "given": input.name.given,
+        "birthDate": input.birth_date.format("%Y-%m-%d").to_string(),
+        "doses": input.doses.iter().map(|d| serde_json::json!({
+            "cvx": d.cvx,
+            "date": d.date.format("%Y-%m-%d").to_string(),
+            "lot": d.lot,
+            "performer": Some(d.facility.trim()).filter(|f| !f.is_empty()),
+        })).collect::<Vec<_>>(),
+    })
+}
