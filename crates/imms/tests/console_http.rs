@@ -424,6 +424,257 @@ async fn whole_flow(engine: Engine) {
         );
     }
 
+    // ---- editors: their organization's doses only ----
+    let mut bea = Staff::new(&server, "bea.editor").await;
+    let form = bea.get(&format!("/console/person/{astrid}/dose/new")).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("Source of the information"));
+    let added = bea
+        .post(
+            &format!("/console/person/{astrid}/dose"),
+            &[
+                ("administered_date", "2019-03-01"),
+                ("cvx", "115"),
+                ("lot_number", "TD-PAPER-1"),
+                ("information_source", "04"),
+                ("completion_status", "CP"),
+                ("reason", "copied from the patient's paper card"),
+                // A forged organization is ignored: the dose is the editor's organization's.
+                ("facility_id", "CLINIC-A"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let shown = bea.b.follow(added).await;
+    assert!(shown.body.contains("The dose was added"), "{}", shown.body);
+    assert!(shown.body.contains("Tdap"), "{}", shown.body);
+    assert!(shown.body.contains("from parent recall"), "{}", shown.body);
+    let (b_dose, b_org): (i64, String) = sqlx::query_as(
+        "SELECT id, facility_id FROM immunizations WHERE person_id = $1 AND cvx = '115'",
+    )
+    .bind(astrid)
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(b_org, "CLINIC-B");
+    assert!(citizen_pdf(&site, "CLINIC-A:MRN-A1").contains("TD-PAPER-1"));
+
+    let mut eddie = Staff::new(&server, "eddie.editor").await;
+    let record = eddie.get(&format!("/console/person/{astrid}")).await;
+    assert_eq!(
+        correctable(&record),
+        vec![astrid_dose],
+        "Correct links only for CLINIC-A's dose: {}",
+        record.body
+    );
+    // Another organization's dose, by a forged URL: refused, and nothing changes.
+    assert_eq!(
+        eddie
+            .get(&format!("/console/dose/{b_dose}/edit"))
+            .await
+            .status,
+        403
+    );
+    let b_form = bea.get(&format!("/console/dose/{b_dose}/edit")).await;
+    assert_eq!(b_form.status, 200, "{}", b_form.body);
+    let b_revision = b_form.field("revision");
+    let forged = eddie
+        .post(
+            &format!("/console/dose/{b_dose}"),
+            &[
+                ("revision", &b_revision),
+                ("administered_date", "2019-03-02"),
+                ("cvx", "115"),
+                ("information_source", "04"),
+                ("completion_status", "CP"),
+                ("reason", "not mine to change"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(
+        forged.body.contains("reported by CLINIC-B"),
+        "{}",
+        forged.body
+    );
+    let forged = eddie
+        .post(
+            &format!("/console/dose/{b_dose}/error"),
+            &[("revision", &b_revision), ("reason", "not mine to strike")],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let (date, deleted): (String, i64) =
+        sqlx::query_as("SELECT administered_date, deleted FROM immunizations WHERE id = $1")
+            .bind(b_dose)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!((date.as_str(), deleted), ("2019-03-01", 0));
+    // Nor may an editor merge or manage staff.
+    assert_eq!(eddie.get("/console/duplicates").await.status, 403);
+    let forged = eddie
+        .post(
+            "/console/staff",
+            &[
+                ("user_id", "eddie.editor"),
+                ("facility_id", "CLINIC-A"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+
+    // A correction of their own organization's dose, with a stale second edit.
+    let edit = eddie
+        .get(&format!("/console/dose/{astrid_dose}/edit"))
+        .await;
+    assert_eq!(edit.status, 200, "{}", edit.body);
+    let revision = edit.field("revision");
+    assert_eq!(edit.field("administered_date"), "2024-01-10");
+    let mut ada = Staff::new(&server, "ada.admin").await;
+    let ada_edit = ada.get(&format!("/console/dose/{astrid_dose}/edit")).await;
+    assert_eq!(ada_edit.status, 200);
+    let ada_revision = ada_edit.field("revision");
+    assert_eq!(ada_revision, revision, "both opened the same version");
+    let correction = |lot: &'static str, reason: &'static str| {
+        vec![
+            ("administered_date", "2024-01-10"),
+            ("cvx", "141"),
+            ("lot_number", lot),
+            ("amount", "0.5"),
+            ("amount_unit", "mL"),
+            ("information_source", "00"),
+            ("completion_status", "CP"),
+            ("reason", reason),
+        ]
+    };
+    // Over-long text: a clear error beside the field, nothing changed.
+    let long_lot = "L".repeat(51);
+    let mut fields = vec![("revision", revision.as_str())];
+    fields.extend(correction("x", "lot from the vial"));
+    fields[3].1 = &long_lot;
+    let too_long = eddie
+        .post(&format!("/console/dose/{astrid_dose}"), &fields)
+        .await;
+    assert_eq!(too_long.status, 400, "{}", too_long.body);
+    assert!(too_long.body.contains("Use at most 50 characters."));
+    assert!(too_long.body.contains("aria-invalid=\"true\""));
+    let long_reason = "r".repeat(501);
+    let mut fields = vec![("revision", revision.as_str())];
+    fields.extend(correction("FX2024B", "x"));
+    fields[8].1 = &long_reason;
+    let too_long = eddie
+        .post(&format!("/console/dose/{astrid_dose}"), &fields)
+        .await;
+    assert_eq!(too_long.status, 400, "{}", too_long.body);
+    assert!(too_long.body.contains("longer than 500 characters"));
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM dose_changes WHERE action = 'corrected'"
+        )
+        .await,
+        0
+    );
+    let mut fields = vec![("revision", revision.as_str())];
+    fields.extend(correction("FX2024B", "lot number read from the vial label"));
+    let saved = eddie
+        .post(&format!("/console/dose/{astrid_dose}"), &fields)
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let shown = eddie.b.follow(saved).await;
+    assert!(
+        shown.body.contains("The correction was saved"),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("lot number read from the vial label"));
+    assert!(
+        shown.body.contains("lot FX2024B"),
+        "the history's after: {}",
+        shown.body
+    );
+    // The citizen's copy shows it at once.
+    let copy = citizen_pdf(&site, "CLINIC-A:MRN-A1");
+    assert!(copy.contains("FX2024B"), "{copy}");
+    // The second editor worked from the old version: a conflict, the first change kept.
+    let mut fields = vec![("revision", ada_revision.as_str())];
+    fields.extend(correction("OTHER-LOT", "a second opinion"));
+    let stale = ada
+        .post(&format!("/console/dose/{astrid_dose}"), &fields)
+        .await;
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    assert!(
+        stale.body.contains("someone else changed this dose")
+            || stale.body.contains("Someone else changed this dose"),
+        "{}",
+        stale.body
+    );
+    let (lot,): (String,) = sqlx::query_as("SELECT lot_number FROM immunizations WHERE id = $1")
+        .bind(astrid_dose)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(lot, "FX2024B");
+    // A form that names no version is refused too.
+    let mut fields = vec![("revision", "")];
+    fields.extend(correction("OTHER-LOT", "no version"));
+    let blind = ada
+        .post(&format!("/console/dose/{astrid_dose}"), &fields)
+        .await;
+    assert_eq!(blind.status, 400, "{}", blind.body);
+
+    // Entered in error: off the record and the citizen's copy, kept in the history.
+    let strike = eddie
+        .get(&format!("/console/dose/{astrid_dose}/error"))
+        .await;
+    assert_eq!(strike.status, 200, "{}", strike.body);
+    let revision = strike.field("revision");
+    let empty = eddie
+        .post(
+            &format!("/console/dose/{astrid_dose}/error"),
+            &[("revision", &revision), ("reason", "  ")],
+        )
+        .await;
+    assert_eq!(empty.status, 400, "a reason is required: {}", empty.body);
+    let struck = eddie
+        .post(
+            &format!("/console/dose/{astrid_dose}/error"),
+            &[
+                ("revision", &revision),
+                ("reason", "recorded for the wrong patient"),
+            ],
+        )
+        .await;
+    assert_eq!(struck.status, 303, "{}", struck.body);
+    let shown = eddie.b.follow(struck).await;
+    assert!(shown.body.contains("entered in error"), "{}", shown.body);
+    assert!(shown.body.contains("recorded for the wrong patient"));
+    assert!(
+        correctable(&shown).is_empty(),
+        "a struck dose is not corrected"
+    );
+    let copy = citizen_pdf(&site, "CLINIC-A:MRN-A1");
+    assert!(!copy.contains("FX2024B"), "{copy}");
+    assert!(copy.contains("TD-PAPER-1"), "{copy}");
+    assert_eq!(
+        count(
+            &db,
+            &format!("SELECT COUNT(*) FROM immunizations WHERE id = {astrid_dose}")
+        )
+        .await,
+        1,
+        "kept, never deleted"
+    );
+    let again = eddie
+        .post(
+            &format!("/console/dose/{astrid_dose}/error"),
+            &[("revision", &revision), ("reason", "twice")],
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.body);
+
     server_log_has_no_personal_data(&server);
     drop(server);
     db.close().await;
