@@ -675,6 +675,318 @@ async fn whole_flow(engine: Engine) {
         .await;
     assert_eq!(again.status, 409, "{}", again.body);
 
+    // ---- administrators: duplicates, merge and its undo, staff ----
+    // The same person again under a second record number, and a twin: both queued.
+    import(
+        &site,
+        "again.hl7",
+        &common::vxu(
+            "CLINIC-A",
+            "A-2",
+            "MRN-A2",
+            "Lindqvist",
+            "Astrid",
+            "19850412",
+        )
+        .replace("20240110||141^Influenza", "20231002||208^COVID-19"),
+    );
+    import(
+        &site,
+        "twin.hl7",
+        &common::vxu(
+            "CLINIC-B",
+            "B-1",
+            "MRN-B1",
+            "Lindqvist",
+            "Greta",
+            "19850412",
+        ),
+    );
+    let queue = ada.get("/console/duplicates").await;
+    assert_eq!(queue.status, 200, "{}", queue.body);
+    let pairs: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, person_id, candidate_id FROM possible_duplicates WHERE status = 'open' ORDER BY id",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert!(pairs.len() >= 2, "{pairs:?}");
+    for (id, _, _) in &pairs {
+        assert!(
+            queue
+                .body
+                .contains(&format!("href=\"/console/duplicates/{id}\"")),
+            "{}",
+            queue.body
+        );
+    }
+    let twin = sqlx::query_as::<_, (i64,)>(
+        "SELECT person_id FROM person_identifiers WHERE facility_id = 'CLINIC-B' AND value = 'MRN-B1'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap()
+    .0;
+    let again = sqlx::query_as::<_, (i64,)>(
+        "SELECT person_id FROM person_identifiers WHERE facility_id = 'CLINIC-A' AND value = 'MRN-A2'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap()
+    .0;
+    let pair_of = |a: i64, b: i64| {
+        pairs
+            .iter()
+            .find(|p| (p.1 == a && p.2 == b) || (p.1 == b && p.2 == a))
+            .map(|p| p.0)
+            .unwrap_or_else(|| panic!("pair {a} {b} in {pairs:?}"))
+    };
+    let same = pair_of(astrid, again);
+    let twins = pair_of(astrid, twin);
+    // Side by side.
+    let compared = ada.get(&format!("/console/duplicates/{same}")).await;
+    assert_eq!(compared.status, 200, "{}", compared.body);
+    assert!(compared.body.contains(&format!("Person {astrid}")));
+    assert!(compared.body.contains(&format!("Person {again}")));
+    assert!(compared.body.contains("COVID-19"), "{}", compared.body);
+    // Editors may not merge, even with a well-formed form.
+    let forged = eddie
+        .post(
+            &format!("/console/duplicates/{same}/merge"),
+            &[("survivor", &astrid.to_string()), ("reason", "mine")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    // The survivor must be one of the pair.
+    let wrong = ada
+        .post(
+            &format!("/console/duplicates/{same}/merge"),
+            &[("survivor", &twin.to_string()), ("reason", "wrong one")],
+        )
+        .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    let merged = ada
+        .post(
+            &format!("/console/duplicates/{same}/merge"),
+            &[
+                ("survivor", &astrid.to_string()),
+                ("reason", "same person, second chart opened by mistake"),
+            ],
+        )
+        .await;
+    assert_eq!(merged.status, 303, "{}", merged.body);
+    let shown = ada.b.follow(merged).await;
+    assert!(
+        shown.body.contains("The records were merged"),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("CLINIC-A:MRN-A2"), "identifiers moved");
+    assert!(shown.body.contains("COVID-19"), "doses moved");
+    let old = ada.get(&format!("/console/person/{again}")).await;
+    assert!(
+        old.body.contains(&format!(
+            "merged into <a href=\"/console/person/{astrid}\">"
+        )),
+        "{}",
+        old.body
+    );
+    assert!(citizen_pdf(&site, "CLINIC-A:MRN-A2").contains("TD-PAPER-1"));
+    let found = vera.search("Lindqvist", "Astrid", "1985-04-12").await;
+    let ids = candidates(&found);
+    assert_eq!(ids[0], astrid, "best first: {ids:?}");
+    assert!(
+        !ids.contains(&again),
+        "the merged person is not a candidate"
+    );
+    assert!(!ada
+        .get("/console/duplicates")
+        .await
+        .body
+        .contains(&format!("/console/duplicates/{same}\"")));
+    // Undo: everything moved goes back, and the pair is waiting again.
+    let (merge_id,): (i64,) = sqlx::query_as("SELECT id FROM person_merges WHERE merged_id = $1")
+        .bind(again)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    let forged = eddie
+        .post(
+            &format!("/console/merges/{merge_id}/undo"),
+            &[("reason", "not allowed")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    let undone = ada
+        .post(
+            &format!("/console/merges/{merge_id}/undo"),
+            &[("reason", "the charts belong to two people after all")],
+        )
+        .await;
+    assert_eq!(undone.status, 303, "{}", undone.body);
+    let shown = ada.b.follow(undone).await;
+    assert!(
+        shown.body.contains("The merge was undone"),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("CLINIC-A:MRN-A2"));
+    assert!(shown.body.contains("COVID-19"));
+    let back = ada.get(&format!("/console/person/{astrid}")).await;
+    assert!(!back.body.contains("CLINIC-A:MRN-A2"), "{}", back.body);
+    assert!(!back.body.contains("COVID-19"));
+    assert!(!citizen_pdf(&site, "CLINIC-A:MRN-A2").contains("TD-PAPER-1"));
+    let queue = ada.get("/console/duplicates").await;
+    assert!(queue
+        .body
+        .contains(&format!("href=\"/console/duplicates/{same}\"")));
+    // Twins: not the same person, and the pair never comes back.
+    let different = ada
+        .post(
+            &format!("/console/duplicates/{twins}/different"),
+            &[("reason", "twins: different given names, same birth date")],
+        )
+        .await;
+    assert_eq!(different.status, 303, "{}", different.body);
+    let queue = ada.b.follow(different).await;
+    assert!(!queue
+        .body
+        .contains(&format!("href=\"/console/duplicates/{twins}\"")));
+    assert_eq!(
+        ada.get(&format!("/console/duplicates/{twins}"))
+            .await
+            .status,
+        404
+    );
+    import(
+        &site,
+        "twin-again.hl7",
+        &common::vxu(
+            "CLINIC-B",
+            "B-2",
+            "MRN-B1",
+            "Lindqvist",
+            "Greta",
+            "19850412",
+        ),
+    );
+    let queue = ada.get("/console/duplicates").await;
+    assert!(!queue
+        .body
+        .contains(&format!("href=\"/console/duplicates/{twins}\"")));
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT COUNT(*) FROM possible_duplicates WHERE status = 'open' AND \
+                 ((person_id = {astrid} AND candidate_id = {twin}) OR (person_id = {twin} AND candidate_id = {astrid}))"
+            )
+        )
+        .await,
+        0
+    );
+
+    // Staff pages: an administrator changes a role, and it applies at once.
+    let page = ada.get("/console/staff").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("bea.editor"));
+    let bad = ada
+        .post(
+            "/console/staff",
+            &[
+                ("user_id", "bea.editor"),
+                ("facility_id", "CLINIC-B"),
+                ("role", "superuser"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let bad = ada
+        .post(
+            "/console/staff",
+            &[
+                ("user_id", "bea.editor"),
+                ("facility_id", "NOWHERE"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("NOWHERE"), "{}", bad.body);
+    let saved = ada
+        .post(
+            "/console/staff",
+            &[
+                ("user_id", "bea.editor"),
+                ("facility_id", "CLINIC-B"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert_eq!(
+        bea.get(&format!("/console/dose/{b_dose}/edit"))
+            .await
+            .status,
+        403,
+        "a viewer now"
+    );
+    let own = ada
+        .post("/console/staff/remove", &[("user_id", "ada.admin")])
+        .await;
+    assert_eq!(own.status, 400, "{}", own.body);
+    let removed = ada
+        .post("/console/staff/remove", &[("user_id", "bea.editor")])
+        .await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    let gone = bea.get("/console").await;
+    assert_eq!(gone.status, 403, "access removed at once: {}", gone.body);
+
+    // The audit trail says who did what to whom; ids only.
+    let trail = audit(&db, astrid).await;
+    for (who, action) in [
+        ("staff:bea.editor", "dose.add"),
+        ("staff:eddie.editor", "dose.correct"),
+        ("staff:eddie.editor", "dose.entered_in_error"),
+        ("staff:ada.admin", "person.compare"),
+        ("staff:ada.admin", "person.merge"),
+        ("staff:ada.admin", "person.unmerge"),
+        ("staff:ada.admin", "person.not_duplicate"),
+    ] {
+        assert!(
+            trail.iter().any(|(w, a)| w == who && a == action),
+            "{who} {action}: {trail:?}"
+        );
+    }
+    assert!(audit(&db, again)
+        .await
+        .iter()
+        .any(|(w, a)| w == "staff:ada.admin" && a == "person.merge"));
+    let granted = count(
+        &db,
+        "SELECT COUNT(*) FROM audit_log WHERE actor = 'staff:ada.admin' AND action LIKE 'staff.%'",
+    )
+    .await;
+    assert_eq!(granted, 2, "one grant, one removal");
+
+    // Inactivity ends a session; signing out ends it at once.
+    sqlx::query(
+        "UPDATE web_sessions SET last_seen = last_seen - 3600 WHERE user_id = 'vera.viewer'",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    let expired = vera.get("/console").await;
+    assert_eq!(expired.status, 303, "{}", expired.body);
+    assert!(expired.location.unwrap().starts_with("/console/signin"));
+    let out = eddie.post("/console/signout", &[]).await;
+    assert_eq!(out.status, 303, "{}", out.body);
+    assert_eq!(eddie.get("/console").await.status, 303);
+    let stale_csrf = eddie
+        .post("/console/search", &[("identifier", "MRN-A1")])
+        .await;
+    assert_ne!(stale_csrf.status, 200);
+
     server_log_has_no_personal_data(&server);
     drop(server);
     db.close().await;
