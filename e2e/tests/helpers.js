@@ -77,8 +77,15 @@ export class Site {
     return r.stdout;
   }
 
+  /// Chooses the port before starting, for peers that must know the address first.
+  async reservePort() {
+    this.port = this.port || await freePort();
+    this.base = `http://127.0.0.1:${this.port}`;
+    return this.base;
+  }
+
   async start() {
-    this.port = await freePort();
+    this.port = this.port || await freePort();
     this.base = `http://127.0.0.1:${this.port}`;
     this.log = '';
     this.child = spawn(imms(), ['serve'], { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
