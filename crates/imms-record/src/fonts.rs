@@ -10,15 +10,17 @@ use skrifa::{FontRef, MetadataProvider};
 pub static REGULAR: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed.ttf");
 pub static BOLD: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed-Bold.ttf");
 
-/// Advance widths in em units (1.0 = the font size).
+/// Advance widths in em units (1.0 = the font size), and each character's glyph.
 pub struct Metrics {
     widths: HashMap<char, f32>,
+    glyphs: HashMap<char, u32>,
     missing: f32,
 }
 
 impl Metrics {
     fn load(data: &'static [u8]) -> Metrics {
         let mut widths = HashMap::new();
+        let mut glyph_ids = HashMap::new();
         let mut missing = 0.6;
         if let Ok(font) = FontRef::new(data) {
             let upem = font
@@ -29,6 +31,7 @@ impl Metrics {
             for (cp, gid) in charmap.mappings() {
                 if let (Some(c), Some(w)) = (char::from_u32(cp), glyphs.advance_width(gid)) {
                     widths.insert(c, w / upem);
+                    glyph_ids.insert(c, gid.to_u32());
                 }
             }
             missing = glyphs
@@ -36,7 +39,11 @@ impl Metrics {
                 .map(|w| w / upem)
                 .unwrap_or(missing);
         }
-        Metrics { widths, missing }
+        Metrics {
+            widths,
+            glyphs: glyph_ids,
+            missing,
+        }
     }
 
     /// Width of `text` at `size` points.
@@ -45,6 +52,27 @@ impl Metrics {
             .map(|c| self.widths.get(&c).copied().unwrap_or(self.missing))
             .sum::<f32>()
             * size
+    }
+
+    /// `text` as positioned glyphs: each character its own glyph at its advance width, no
+    /// shaping (no kerning or ligatures), so the drawn text is exactly as wide as the layout
+    /// measured it; each glyph maps back to its character for text extraction.
+    pub fn glyphs(&self, text: &str) -> Vec<krilla::text::KrillaGlyph> {
+        text.char_indices()
+            .map(|(i, c)| {
+                let id = self.glyphs.get(&c).copied().unwrap_or(0);
+                let advance = self.widths.get(&c).copied().unwrap_or(self.missing);
+                krilla::text::KrillaGlyph::new(
+                    krilla::text::GlyphId::new(id),
+                    advance,
+                    0.0,
+                    0.0,
+                    0.0,
+                    i..i + c.len_utf8(),
+                    None,
+                )
+            })
+            .collect()
     }
 
     /// Whether the font has a glyph for `c`.

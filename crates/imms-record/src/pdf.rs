@@ -7,7 +7,7 @@ use std::num::NonZeroU16;
 use krilla::color::rgb;
 use krilla::configure::{Accessibility, ConfigurationBuilder};
 use krilla::destination::XyzDestination;
-use krilla::geom::{PathBuilder, Point, Rect};
+use krilla::geom::{PathBuilder, Point, Rect, Transform};
 use krilla::metadata::Metadata;
 use krilla::num::NormalizedF32;
 use krilla::outline::{Outline, OutlineNode};
@@ -18,7 +18,7 @@ use krilla::tagging::{
     Artifact as KArtifact, ArtifactType, ContentTag, Identifier, SpanTag, TableHeaderScope, Tag,
     TagGroup, TagKind, TagTree,
 };
-use krilla::text::{Font, TextDirection};
+use krilla::text::Font;
 use krilla::{Document, SerializeSettings};
 
 use crate::fonts;
@@ -60,13 +60,13 @@ fn draw(surface: &mut Surface, op: &Op, regular: &Font, bold: &Font) -> Option<I
             let id = surface.start_tagged(tag);
             surface.set_fill(Some(fill(0.0)));
             let font = if *b { bold } else { regular };
-            surface.draw_text(
+            surface.draw_glyphs(
                 Point::from_xy(*x, *y),
+                &fonts::metrics(*b).glyphs(text),
                 font.clone(),
-                *size,
                 text,
+                *size,
                 false,
-                TextDirection::Auto,
             );
             surface.end_tagged();
             a.is_none().then_some(id)
@@ -100,35 +100,29 @@ fn draw(surface: &mut Surface, op: &Op, regular: &Font, bold: &Font) -> Option<I
             None
         }
         Op::Qr { x, y, side, matrix } => {
-            // Dark modules as squares, with a quiet zone of four modules inside `side`.
+            // Dark modules merged into rectangles, drawn in module units (small integers keep
+            // the content stream short), with a quiet zone of four modules inside `side`.
             let module = side / (matrix.size as f32 + 8.0);
             let mut pb = PathBuilder::new();
-            for my in 0..matrix.size {
-                let mut mx = 0;
-                while mx < matrix.size {
-                    if matrix.is_dark(mx, my) {
-                        let start = mx;
-                        while mx < matrix.size && matrix.is_dark(mx, my) {
-                            mx += 1;
-                        }
-                        if let Some(r) = Rect::from_xywh(
-                            x + (start as f32 + 4.0) * module,
-                            y + (my as f32 + 4.0) * module,
-                            (mx - start) as f32 * module,
-                            module,
-                        ) {
-                            pb.push_rect(r);
-                        }
-                    } else {
-                        mx += 1;
-                    }
+            for (mx, my, w, h) in crate::qr::rectangles(matrix) {
+                if let Some(r) = Rect::from_xywh(mx as f32, my as f32, w as f32, h as f32) {
+                    pb.push_rect(r);
                 }
             }
             let path = pb.finish()?;
             let id = surface.start_tagged(ContentTag::Other);
+            surface.push_transform(&Transform::from_row(
+                module,
+                0.0,
+                0.0,
+                module,
+                x + 4.0 * module,
+                y + 4.0 * module,
+            ));
             surface.set_stroke(None);
             surface.set_fill(Some(fill(0.0)));
             surface.draw_path(&path);
+            surface.pop();
             surface.end_tagged();
             Some(id)
         }

@@ -17,6 +17,41 @@ impl QrMatrix {
     }
 }
 
+/// The dark modules as few rectangles `(x, y, width, height)` in module units: runs of a row,
+/// each merged with the same run in the rows below it. Together they cover exactly the dark
+/// modules, each once.
+pub fn rectangles(matrix: &QrMatrix) -> Vec<(usize, usize, usize, usize)> {
+    use std::collections::BTreeMap;
+    let mut done = Vec::new();
+    // (start, end) of a run → (top row, height) of the rectangle still growing downwards.
+    let mut open: BTreeMap<(usize, usize), (usize, usize)> = BTreeMap::new();
+    for y in 0..=matrix.size {
+        let mut next = BTreeMap::new();
+        let mut x = 0;
+        while y < matrix.size && x < matrix.size {
+            if !matrix.is_dark(x, y) {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < matrix.size && matrix.is_dark(x, y) {
+                x += 1;
+            }
+            let grown = match open.remove(&(start, x)) {
+                Some((top, height)) => (top, height + 1),
+                None => (y, 1),
+            };
+            next.insert((start, x), grown);
+        }
+        done.extend(
+            open.into_iter()
+                .map(|((start, end), (top, height))| (start, top, end - start, height)),
+        );
+        open = next;
+    }
+    done
+}
+
 pub fn encode(shc: &str) -> Result<QrMatrix, RecordError> {
     let digits_at = shc
         .rfind('/')
@@ -45,4 +80,39 @@ pub fn encode(shc: &str) -> Result<QrMatrix, RecordError> {
         }
     }
     Ok(QrMatrix { size, dark })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rectangles_cover_exactly_the_dark_modules() {
+        let shc = format!("shc:/{}", "5676295953265460346029".repeat(40));
+        let m = encode(&shc).expect("qr");
+        let mut covered = vec![0u8; m.size * m.size];
+        let rects = rectangles(&m);
+        for (x, y, w, h) in &rects {
+            for yy in *y..y + h {
+                for xx in *x..x + w {
+                    covered[yy * m.size + xx] += 1;
+                }
+            }
+        }
+        for (i, dark) in m.dark.iter().enumerate() {
+            assert_eq!(covered[i], u8::from(*dark), "module {i}");
+        }
+        let runs: usize = (0..m.size)
+            .map(|y| {
+                (0..m.size)
+                    .filter(|&x| m.is_dark(x, y) && (x == 0 || !m.is_dark(x - 1, y)))
+                    .count()
+            })
+            .sum();
+        assert!(
+            rects.len() < runs,
+            "{} rectangles for {runs} runs",
+            rects.len()
+        );
+    }
 }
