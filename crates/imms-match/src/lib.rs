@@ -34,6 +34,7 @@ pub mod decide;
 pub mod em;
 pub mod keys;
 pub mod score;
+pub mod synth;
 pub mod text;
 
 use chrono::{Datelike, NaiveDate};

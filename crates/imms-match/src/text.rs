@@ -182,6 +182,22 @@ pub fn formal_names(given: &str) -> Vec<&'static str> {
         .unwrap_or_default()
 }
 
+/// The nicknames of a legal name (upper case), as the shipped list gives them.
+pub fn nicknames_of(formal: &str) -> Vec<&'static str> {
+    let n = nicknames();
+    let Some(id) = n.formal.iter().position(|f| f == formal) else {
+        return Vec::new();
+    };
+    let mut out: Vec<&'static str> = n
+        .groups
+        .iter()
+        .filter(|(name, ids)| name.as_str() != formal && ids.contains(&(id as u32)))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +230,7 @@ mod tests {
         assert!(nickname_related("PEGGY", "MARGARET"));
         assert!(!nickname_related("BOB", "MARGARET"));
         assert!(formal_names("BILL").contains(&"WILLIAM"));
+        assert!(nicknames_of("WILLIAM").contains(&"BILL"));
     }
 
     #[test]

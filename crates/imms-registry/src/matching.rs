@@ -212,3 +212,93 @@ pub(crate) async fn score_in(
         &tf,
     ))
 }
+
+/// What `imms match train` found and stored.
+#[derive(Debug, Clone)]
+pub struct Training {
+    pub settings: Settings,
+    /// Persons sampled.
+    pub persons: usize,
+    /// Random pairs that gave u.
+    pub random_pairs: usize,
+    /// Blocked pairs that EM ran over.
+    pub blocked_pairs: usize,
+    /// Whether EM's m was kept (else the defaults stay: EM over a registry with almost no
+    /// duplicates finds households, not persons, and that is refused).
+    pub m_from_em: bool,
+}
+
+/// Estimates m and u from the registry's persons (u from random pairs of a sample, m by EM
+/// over the blocked pairs of the sample, u fixed, as Splink does), keeps the stored
+/// thresholds, and stores the result where [`Matcher::new`] reads it.
+pub async fn train(
+    store: &Store,
+    sample: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Training, StoreError> {
+    use imms_match::em;
+    let mut conn = store.database().pool().acquire().await?;
+    let current = match_keys::load_settings(&mut conn).await?;
+    let max = match_keys::person_total(&mut conn).await?;
+    // A spread of ids without a random source: a multiplicative stride, co-prime with max
+    // in all but rare cases (then a few ids repeat, which is harmless).
+    let n = sample.min(max.max(0) as usize);
+    let stride: i64 = 2_654_435_761 % max.max(1);
+    let ids: Vec<i64> = (0..n as i64)
+        .map(|i| (i * stride.max(1)) % max.max(1) + 1)
+        .collect();
+    let mut people = Vec::new();
+    for chunk in ids.chunks(500) {
+        people.extend(match_keys::profiles(&mut conn, chunk).await?);
+    }
+    let prepared: Vec<Prepared> = people.iter().map(Prepared::from_profile).collect();
+    let mut random_pairs = Vec::new();
+    if prepared.len() > 1 {
+        for k in 1..=10 {
+            for i in 0..prepared.len() {
+                let j = (i + k * 7919) % prepared.len();
+                if i != j {
+                    random_pairs.push(score::compare(&prepared[i], &prepared[j]));
+                }
+            }
+        }
+    }
+    let defaults = imms_match::Params::default();
+    let with_u = em::estimate_u(&random_pairs, &defaults);
+    let mut blocked = Vec::new();
+    for p in prepared.iter().take(5_000) {
+        let others = match_keys::candidate_ids(&mut conn, &keys::query_keys(p), 20).await?;
+        let others: Vec<i64> = others.into_iter().filter(|id| *id != p.person_id).collect();
+        for o in match_keys::profiles(&mut conn, &others).await? {
+            blocked.push(score::compare(p, &Prepared::from_profile(&o)));
+        }
+    }
+    let trained = em::estimate_m(&blocked, &with_u, 50);
+    // Agreement must be likelier among matches than disagreement, field by field.
+    let sane = trained.is_valid()
+        && trained
+            .m
+            .iter()
+            .zip(&trained.u)
+            .all(|(m, u)| m[0] > *m.last().unwrap_or(&1.0) && m[0] > u[0]);
+    let params = if sane {
+        trained
+    } else {
+        imms_match::Params {
+            m: defaults.m.clone(),
+            ..with_u
+        }
+    };
+    let settings = Settings {
+        params,
+        thresholds: current.thresholds,
+    };
+    match_keys::save_settings(&mut conn, &settings, now).await?;
+    Ok(Training {
+        settings,
+        persons: prepared.len(),
+        random_pairs: random_pairs.len(),
+        blocked_pairs: blocked.len(),
+        m_from_em: sane,
+    })
+}

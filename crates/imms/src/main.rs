@@ -96,6 +96,11 @@ enum Command {
         #[command(subcommand)]
         command: cmd::staff::StaffCommand,
     },
+    /// Person matching on files: run, evaluate, train (docs/matching.md).
+    Match {
+        #[command(subcommand)]
+        command: cmd::matching::MatchCommand,
+    },
     /// Generate synthetic data files for load tests.
     Gen {
         #[command(subcommand)]
@@ -117,6 +122,7 @@ async fn main() -> std::process::ExitCode {
             Command::Codes { command } => cmd::codes::run(config, command).await,
             Command::Demo { command } => cmd::demo::run_demo(config, command).await,
             Command::Gen { command } => cmd::demo::run_gen(command).await,
+            Command::Match { command } => cmd::matching::run(config, command).await,
             Command::Account { command } => cmd::account::run(config, command).await,
             Command::Oidc { command } => cmd::oidc::run(config, command).await,
             Command::Keys { command } => cmd::keys::run(config, command).await,

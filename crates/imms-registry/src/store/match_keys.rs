@@ -55,13 +55,8 @@ pub fn query_from_person(person: &Person) -> Option<Query> {
     })
 }
 
-/// Stores the keys of what this message says about a person (names and addresses are only
-/// ever added, so the keys of all messages together are the keys of the stored person).
-pub async fn index_person(
-    conn: &mut AnyConnection,
-    person_id: i64,
-    person: &Person,
-) -> Result<(), StoreError> {
+/// The keys of what one message says about a person.
+fn keys_of(person_id: i64, person: &Person) -> Vec<String> {
     let profile = Profile {
         person_id,
         birth_date: Some(person.birth_date),
@@ -80,12 +75,152 @@ pub async fn index_person(
             .map(|q| q.addresses)
             .unwrap_or_default(),
     };
-    insert_keys(
-        conn,
-        person_id,
-        &keys::person_keys(&Prepared::from_profile(&profile)),
-    )
-    .await
+    keys::person_keys(&Prepared::from_profile(&profile))
+}
+
+/// Stores the keys of what this message says about a person (names and addresses are only
+/// ever added, so the keys of all messages together are the keys of the stored person).
+pub async fn index_person(
+    conn: &mut AnyConnection,
+    person_id: i64,
+    person: &Person,
+) -> Result<(), StoreError> {
+    insert_keys(conn, person_id, &keys_of(person_id, person)).await
+}
+
+/// Rows per multi-row INSERT of [`load_persons`]: well under SQLite's 32,766 bound values.
+const LOAD_ROWS: usize = 400;
+
+/// Bulk load (`imms match run`, load tests): new persons with their names, addresses and
+/// blocking keys, written straight into the tables in multi-row statements, with the same
+/// keys and name columns as ingest. No linking: every person is new. Run it inside a
+/// transaction (the caller's; big ones are fastest); returns the new ids in order.
+pub async fn load_persons(
+    conn: &mut AnyConnection,
+    engine: imms_db::Engine,
+    persons: &[Person],
+    facility_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<i64>, StoreError> {
+    use imms_core::normalize::{normalize_text, postal_code_key};
+    if persons.is_empty() {
+        return Ok(Vec::new());
+    }
+    if engine == imms_db::Engine::Postgres {
+        // Ids are taken from MAX(id): no other writer may create persons meanwhile.
+        sqlx::query("LOCK TABLE persons IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *conn)
+            .await?;
+    }
+    let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM persons")
+        .fetch_one(&mut *conn)
+        .await?;
+    let first = max.unwrap_or(0) + 1;
+    let ids: Vec<i64> = (first..first + persons.len() as i64).collect();
+    let now = super::now_text(now);
+    for (chunk, chunk_ids) in persons.chunks(LOAD_ROWS).zip(ids.chunks(LOAD_ROWS)) {
+        let sql = format!(
+            "INSERT INTO persons (id, birth_date, sex, created_at, updated_at) VALUES {}",
+            rows(chunk.len(), 5)
+        );
+        let mut q = sqlx::query(&sql);
+        for (p, id) in chunk.iter().zip(chunk_ids) {
+            q = q
+                .bind(*id)
+                .bind(p.birth_date.to_string())
+                .bind(p.sex.code())
+                .bind(now.clone())
+                .bind(now.clone());
+        }
+        q.execute(&mut *conn).await?;
+
+        let names: Vec<(i64, &imms_core::PersonName)> = chunk
+            .iter()
+            .zip(chunk_ids)
+            .flat_map(|(p, id)| p.names.iter().map(move |n| (*id, n)))
+            .collect();
+        for part in names.chunks(LOAD_ROWS) {
+            let sql = format!(
+                "INSERT INTO person_names (person_id, name_type, family, given, middle, suffix, family_key, given_key) \
+                 VALUES {} ON CONFLICT DO NOTHING",
+                rows(part.len(), 8)
+            );
+            let mut q = sqlx::query(&sql);
+            for (id, n) in part {
+                q = q
+                    .bind(*id)
+                    .bind(n.name_type.code())
+                    .bind(n.family.clone())
+                    .bind(n.given.clone())
+                    .bind(n.middle.clone())
+                    .bind(n.suffix.clone())
+                    .bind(normalize_text(&n.family))
+                    .bind(normalize_text(&n.given));
+            }
+            q.execute(&mut *conn).await?;
+        }
+
+        let addresses: Vec<(i64, &imms_core::Address)> = chunk
+            .iter()
+            .zip(chunk_ids)
+            .flat_map(|(p, id)| p.addresses.iter().map(move |a| (*id, a)))
+            .collect();
+        for part in addresses.chunks(LOAD_ROWS) {
+            let sql = format!(
+                "INSERT INTO person_addresses (person_id, street, other, city, state, postal_code, country, address_type, street_key, zip_key, facility_id, reported_at) \
+                 VALUES {} ON CONFLICT DO NOTHING",
+                rows(part.len(), 12)
+            );
+            let mut q = sqlx::query(&sql);
+            for (id, a) in part {
+                q = q
+                    .bind(*id)
+                    .bind(a.street.clone())
+                    .bind(a.other.clone())
+                    .bind(a.city.clone())
+                    .bind(a.state.clone())
+                    .bind(a.postal_code.clone())
+                    .bind(a.country.clone())
+                    .bind(a.address_type.clone())
+                    .bind(normalize_text(&a.street))
+                    .bind(postal_code_key(&a.postal_code))
+                    .bind(facility_id.to_string())
+                    .bind(now.clone());
+            }
+            q.execute(&mut *conn).await?;
+        }
+
+        let mut keys: Vec<(String, i64)> = Vec::new();
+        for (p, id) in chunk.iter().zip(chunk_ids) {
+            keys.extend(keys_of(*id, p).into_iter().map(|k| (k, *id)));
+        }
+        for part in keys.chunks(LOAD_ROWS * 4) {
+            let sql = format!(
+                "INSERT INTO match_keys (block_key, person_id) VALUES {} ON CONFLICT DO NOTHING",
+                rows(part.len(), 2)
+            );
+            let mut q = sqlx::query(&sql);
+            for (k, id) in part {
+                q = q.bind(k.clone()).bind(*id);
+            }
+            q.execute(&mut *conn).await?;
+        }
+    }
+    if engine == imms_db::Engine::Postgres {
+        sqlx::query("SELECT setval(pg_get_serial_sequence('persons', 'id'), $1)")
+            .bind(first + persons.len() as i64 - 1)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(ids)
+}
+
+/// `($1, $2), ($3, $4)` for `n` rows of `columns` values.
+fn rows(n: usize, columns: usize) -> String {
+    (0..n)
+        .map(|r| format!("({})", placeholders(r * columns + 1, columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Rebuilds one person's keys from the stored person tables (after a correction or a merge).

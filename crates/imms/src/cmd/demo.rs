@@ -42,6 +42,22 @@ pub enum GenCommand {
         #[arg(long, default_value = DEMO_FACILITY)]
         facility: String,
     },
+    /// Write a synthetic registry (persons.csv) and queries with their truth (queries.csv,
+    /// truth.csv) for `imms match run|eval`; errors as docs/matching.md describes.
+    Persons {
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
+        /// The directory to write the three files into.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = DEFAULT_SEED)]
+        seed: u64,
+        /// Multiplies every error rate of the queries (1 = the documented model).
+        #[arg(long, default_value_t = 1.0)]
+        noise: f64,
+    },
 }
 
 pub async fn run_demo(
@@ -111,6 +127,13 @@ pub async fn run_gen(command: GenCommand) -> anyhow::Result<std::process::ExitCo
             bar.finish_and_clear();
             println!("wrote {count} VXU messages to {}", out.display());
         }
+        GenCommand::Persons {
+            count,
+            queries,
+            out,
+            seed,
+            noise,
+        } => super::matching::gen_persons(count, queries, &out, seed, noise)?,
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

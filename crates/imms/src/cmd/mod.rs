@@ -7,6 +7,7 @@ pub mod demo;
 pub mod hl7;
 pub mod idscan;
 pub mod keys;
+pub mod matching;
 pub mod oidc;
 pub mod org;
 pub mod person;
