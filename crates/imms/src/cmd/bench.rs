@@ -36,6 +36,21 @@ pub enum BenchCommand {
         #[arg(long, value_enum, default_value = "sqlite")]
         engine: EngineArg,
     },
+    /// The portal's whole flow over HTTP (upload a license photo, search, get the PDF) with
+    /// several people at once, each signed in through the built-in identity provider.
+    Portal {
+        /// People using the portal at once.
+        #[arg(long, default_value_t = 8)]
+        users: usize,
+        /// Flows in all.
+        #[arg(long, default_value_t = 80)]
+        flows: usize,
+        /// Photo width in pixels (4000: 4000x3000, 12 megapixels).
+        #[arg(long, default_value_t = 4000)]
+        width: u32,
+        #[arg(long, value_enum, default_value = "sqlite")]
+        engine: EngineArg,
+    },
     /// HL7 over HTTP to an in-process server: messages/s and ACK latency under concurrency.
     Http {
         #[arg(long, default_value_t = 5_000)]
@@ -75,6 +90,12 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<std::process::ExitCode
             hl7apy_count,
         } => hl7(count, &python, hl7apy_count),
         BenchCommand::Import { count, engine } => import(count, engine.into()).await,
+        BenchCommand::Portal {
+            users,
+            flows,
+            width,
+            engine,
+        } => return crate::cmd::bench_portal::run(users, flows, width, engine).await,
         BenchCommand::Http {
             count,
             concurrency,
