@@ -236,6 +236,7 @@ fn main() {
     let (mut card, mut krilla_full, mut printpdf_full) =
         (Series::new(), Series::new(), Series::new());
     let (mut krilla_render, mut printpdf_render) = (Series::new(), Series::new());
+    let (mut qr_encode, mut lay_out) = (Series::new(), Series::new());
     let (mut krilla_size, mut printpdf_size, mut card_len) = (0, 0, 0);
     // Warm-up, untimed.
     for _ in 0..5 {
@@ -245,6 +246,16 @@ fn main() {
     for round in 0..rounds {
         let strings = time(&mut card, || issuer.shc(&input).expect("card"));
         card_len = strings.iter().map(String::len).sum();
+        let qrs = time(&mut qr_encode, || {
+            strings
+                .iter()
+                .map(|s| qr::encode(s).map(Arc::new))
+                .collect::<Result<Vec<_>, _>>()
+                .expect("qr")
+        });
+        time(&mut lay_out, || {
+            layout::lay_out(&input, Lang::En, &header, qrs)
+        });
         let mut krilla = || {
             let bytes = time(&mut krilla_full, || {
                 issuer.pdf(&input, Lang::En, today).expect("pdf")
@@ -287,6 +298,9 @@ fn main() {
     println!("| what | median | p90 | median CPU | p90 CPU | PDF size |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     let row = |what: &str, s: &mut Series, size: Option<usize>| {
+        if s.0.is_empty() {
+            return;
+        }
         println!(
             "| {what} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {} |",
             s.ms(0.5),
@@ -314,5 +328,7 @@ fn main() {
         &mut card,
         None,
     );
+    row("QR code(s) of the card (qrcodegen)", &mut qr_encode, None);
+    row("layout (line breaking, pagination)", &mut lay_out, None);
     println!("card: {card_len} characters of shc:/ text");
 }
