@@ -90,3 +90,26 @@ pub fn metrics(bold: bool) -> &'static Metrics {
         R.get_or_init(|| Metrics::load(REGULAR))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combining_accents_take_no_room_so_decomposed_names_print_in_place() {
+        // Text is drawn as glyphs at their advance widths, without shaping: a decomposed
+        // "é" (e + U+0301) keeps its accent on its letter only if the mark has no advance.
+        for bold in [false, true] {
+            let m = metrics(bold);
+            for mark in ['\u{300}', '\u{301}', '\u{303}', '\u{308}', '\u{327}'] {
+                assert!(m.covers(mark), "{mark:?}");
+                assert_eq!(m.width(&mark.to_string(), 10.0), 0.0, "{mark:?}");
+            }
+            assert_eq!(m.width("e\u{301}", 10.0), m.width("e", 10.0));
+            let glyphs = m.glyphs("Jose\u{301}");
+            assert_eq!(glyphs.len(), 5);
+            assert!(glyphs.iter().all(|g| g.glyph_id.to_u32() != 0));
+            assert_eq!(glyphs[4].text_range, 4..6);
+        }
+    }
+}
