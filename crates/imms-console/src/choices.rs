@@ -52,7 +52,7 @@ impl Choices {
                 })
             })
             .collect();
-        vaccines.sort_by(|a, b| a.label.to_lowercase().cmp(&b.label.to_lowercase()));
+        vaccines.sort_by_key(|v| v.label.to_lowercase());
         Choices {
             vaccines,
             sources: value_set("NIP001"),

@@ -100,12 +100,12 @@ impl SearchForm {
                 });
             }
         }
-        let has_name = !self.family_name.trim().is_empty() || !self.given_name.trim().is_empty();
+        let has_family = !self.family_name.trim().is_empty();
+        let has_given = !self.given_name.trim().is_empty();
+        let name_and_dob = (has_family || has_given) && !self.birth_date.trim().is_empty();
+        let full_name = has_family && has_given;
         let has_id = !self.identifier.trim().is_empty();
-        if !has_id
-            && !(has_name && !self.birth_date.trim().is_empty())
-            && !(!self.family_name.trim().is_empty() && !self.given_name.trim().is_empty())
-        {
+        if !(has_id || name_and_dob || full_name) {
             errors.push(FieldError {
                 field: "family_name",
                 message: "Enter a name and the date of birth, the full name, or an identifier."

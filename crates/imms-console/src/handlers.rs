@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{middleware, Form, Router};
 use axum_extra::extract::cookie::CookieJar;
 use chrono::Utc;
-use imms_registry::store::changes::Actor;
+use imms_registry::store::changes::{Actor, ChangeError};
 use imms_registry::store::corrections::Revision;
 use imms_registry::store::history::ConsoleDose;
 use imms_registry::store::lookup::Agreeing;
@@ -534,6 +534,7 @@ fn dose_form_page(
             ..form
         },
         errors,
+        conflict: String::new(),
         vaccines: &choices.vaccines,
         sources: &choices.sources,
         routes: &choices.routes,
@@ -699,7 +700,7 @@ async fn correct_dose(
             ))
         }
     };
-    console
+    match console
         .store
         .correct_dose(
             &staff.actor,
@@ -709,11 +710,36 @@ async fn correct_dose(
             &form.reason,
             Utc::now(),
         )
-        .await?;
-    Ok(see_other(&format!(
-        "/console/person/{}?done=corrected",
-        dose.person_id
-    )))
+        .await
+    {
+        Ok(()) => Ok(see_other(&format!(
+            "/console/person/{}?done=corrected",
+            dose.person_id
+        ))),
+        Err(ChangeError::Stale) => {
+            // Nothing lost: the dose as it is now, beside what this member of staff typed,
+            // and a form that changes the new version if they save again.
+            let current = console.store.console_dose(dose_id).await?;
+            let Some(current) = current.filter(|d| !d.entered_in_error) else {
+                return Err(ConsoleError::Stale);
+            };
+            let mut page = dose_form_page(
+                &console,
+                &staff,
+                "Correct a dose",
+                &record,
+                Some(dose_id),
+                DoseForm {
+                    revision: current.revision.token(),
+                    ..form
+                },
+                Errors::none(),
+            );
+            page.conflict = fields_summary(&console, &Some(current.fields));
+            Ok(render(StatusCode::CONFLICT, page))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn error_form(
@@ -1027,7 +1053,7 @@ async fn staff_add(
         .await
     {
         Ok(_) => Ok(see_other("/console/staff?done=saved")),
-        Err(imms_registry::store::changes::ChangeError::Invalid(msg)) => {
+        Err(ChangeError::Invalid(msg)) => {
             let errors = Errors(vec![crate::forms::FieldError {
                 field: "user_id",
                 message: msg,

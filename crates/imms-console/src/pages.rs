@@ -209,6 +209,9 @@ pub struct DoseFormPage {
     pub dose_id: String,
     pub form: DoseForm,
     pub errors: Errors,
+    /// When someone else saved the dose first: what it reads now (the form keeps the
+    /// values this member of staff typed).
+    pub conflict: String,
     pub vaccines: &'static [Choice],
     pub sources: &'static [Choice],
     pub routes: &'static [Choice],

@@ -606,11 +606,15 @@ async fn whole_flow(engine: Engine) {
         .await;
     assert_eq!(stale.status, 409, "{}", stale.body);
     assert!(
-        stale.body.contains("someone else changed this dose")
-            || stale.body.contains("Someone else changed this dose"),
+        stale.body.contains("Someone else changed this dose"),
         "{}",
         stale.body
     );
+    // Nothing lost: the dose as it is now, and the form with what the second one typed.
+    assert!(stale.body.contains("lot FX2024B"), "{}", stale.body);
+    assert_eq!(stale.field("lot_number"), "OTHER-LOT");
+    assert!(stale.body.contains("a second opinion"));
+    assert_ne!(stale.field("revision"), ada_revision, "the new version");
     let (lot,): (String,) = sqlx::query_as("SELECT lot_number FROM immunizations WHERE id = $1")
         .bind(astrid_dose)
         .fetch_one(db.pool())

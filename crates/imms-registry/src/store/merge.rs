@@ -250,14 +250,17 @@ impl Store {
         if claimed.rows_affected() != 1 {
             return Err(ChangeError::Stale);
         }
-        let mut moved = Moved::default();
-        moved.identifiers = sqlx::query_as(
+        let identifiers = sqlx::query_as(
             "UPDATE person_identifiers SET person_id = $1 WHERE person_id = $2 RETURNING facility_id, id_type, value",
         )
         .bind(survivor_id)
         .bind(merged_id)
         .fetch_all(&mut *tx)
         .await?;
+        let mut moved = Moved {
+            identifiers,
+            ..Moved::default()
+        };
         for (table, list) in [
             ("immunizations", &mut moved.immunizations),
             ("refusals", &mut moved.refusals),
