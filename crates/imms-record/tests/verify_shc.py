@@ -144,7 +144,8 @@ def main():
     entries = bundle["entry"]
     for i, e in enumerate(entries):
         check(e.get("fullUrl") == f"resource:{i}", f"fullUrl {e.get('fullUrl')}")
-        check("id" not in e["resource"] and "text" not in e["resource"], "not minimized")
+        for member in ("id", "text", "meta"):
+            check(member not in e["resource"], f"not minimized: {member} in resource:{i}")
     patients = [e["resource"] for e in entries if e["resource"]["resourceType"] == "Patient"]
     check(len(patients) == 1, f"{len(patients)} Patient resources")
     patient = patients[0]
@@ -162,6 +163,7 @@ def main():
         check(r["patient"] == {"reference": "resource:0"}, "patient reference")
         coding = r["vaccineCode"]["coding"]
         check(len(coding) == 1 and coding[0]["system"] == CVX, f"coding {coding}")
+        check("display" not in coding[0] and "text" not in r["vaccineCode"], "not minimized")
         performer = r.get("performer")
         if performer is not None:
             check(len(performer) == 1 and performer[0]["actor"].get("display"), "performer")
