@@ -157,12 +157,22 @@ test("an editor's correction shows in the citizen's own PDF from the portal at o
   assert.match(await page.getByRole('alert').innerText(), /at most 50 characters/);
   assert.equal(await page.getByLabel('Reason for this change').inputValue(), 'lot number read from the vial label');
   await axe(page, 'correction refused');
+  // A colleague opens the same dose before the save.
+  const colleague = await context.newPage();
+  await colleague.goto(`${page.url()}/edit`);
   await page.getByLabel('Lot number (optional)').fill('FX2024B');
   await page.getByRole('button', { name: 'Save the correction' }).click();
   await page.waitForURL(/done=corrected/);
   assert.match(await page.getByRole('status').first().innerText(), /correction was saved/);
   assert.match(await page.content(), /lot number read from the vial label/);
   await axe(page, 'record after the correction');
+  // The colleague saves second: told so, shown the dose as it is now, their typing kept.
+  await colleague.getByLabel('Lot number (optional)').fill('OTHER-LOT');
+  await colleague.getByLabel('Reason for this change').fill('a second opinion');
+  await colleague.getByRole('button', { name: 'Save the correction' }).click();
+  assert.match(await colleague.locator('#conflict').innerText(), /Someone else changed this dose[\s\S]*FX2024B/);
+  assert.equal(await colleague.getByLabel('Lot number (optional)').inputValue(), 'OTHER-LOT');
+  await axe(colleague, 'conflict');
   await context.close();
 
   // Astrid, at the portal: her record, with the corrected lot.

@@ -569,6 +569,18 @@ async fn whole_flow(engine: Engine) {
         .await;
     assert_eq!(too_long.status, 400, "{}", too_long.body);
     assert!(too_long.body.contains("longer than 500 characters"));
+    let huge = "r".repeat(100_000);
+    let mut fields = vec![("revision", revision.as_str())];
+    fields.extend(correction("FX2024B", "x"));
+    fields[8].1 = &huge;
+    let too_big = eddie
+        .post(&format!("/console/dose/{astrid_dose}"), &fields)
+        .await;
+    assert_eq!(too_big.status, 413, "refused before it is read");
+    // The form's own address shows the form (a reload or a bookmark after an error).
+    let again = eddie.get(&format!("/console/dose/{astrid_dose}")).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.field("revision"), revision);
     assert_eq!(
         count(
             &db,
