@@ -31,6 +31,25 @@ type Result<T, E = ConsoleError> = std::result::Result<T, E>;
 const BODY_LIMIT: usize = 64 * 1024;
 /// Candidates shown for one search.
 const CANDIDATES: usize = 20;
+/// Audit lines shown to administrators on a record.
+const AUDIT_SHOWN: i64 = 100;
+
+/// An audit action in words.
+fn audit_words(action: &str) -> &str {
+    match action {
+        "person.candidate" => "shown as a search candidate",
+        "person.view" => "record opened",
+        "person.print" => "record printed",
+        "person.compare" => "compared as a possible duplicate",
+        "person.merge" => "merged",
+        "person.unmerge" => "merge undone",
+        "person.not_duplicate" => "marked not the same person",
+        "dose.add" => "dose added",
+        "dose.correct" => "dose corrected",
+        "dose.entered_in_error" => "dose marked entered in error",
+        other => other,
+    }
+}
 
 pub fn router(console: Arc<Console>) -> Router {
     let headers = imms_web::SecurityHeaders::new(&console.settings.public_url, &[]);
@@ -470,6 +489,22 @@ async fn person(
             .collect(),
         can_add: staff.actor.role >= Role::Editor && merged_into.is_none(),
         can_print: console.printer.is_some() && merged_into.is_none(),
+        audit: if is_admin {
+            console
+                .store
+                .person_audit(id, AUDIT_SHOWN)
+                .await?
+                .into_iter()
+                .map(|a| AuditView {
+                    what: audit_words(&a.action).to_string(),
+                    at: a.at,
+                    who: a.actor,
+                    org: a.facility_id.unwrap_or_default(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
     };
     Ok(render(StatusCode::OK, page))
 }

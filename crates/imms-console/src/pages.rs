@@ -196,6 +196,15 @@ pub struct PersonPage {
     pub merges: Vec<MergeView>,
     pub can_add: bool,
     pub can_print: bool,
+    /// For administrators: who looked at or changed this record, newest first.
+    pub audit: Vec<AuditView>,
+}
+
+pub struct AuditView {
+    pub at: String,
+    pub who: String,
+    pub org: String,
+    pub what: String,
 }
 
 #[derive(Template)]

@@ -958,6 +958,17 @@ async fn whole_flow(engine: Engine) {
     let gone = bea.get("/console").await;
     assert_eq!(gone.status, 403, "access removed at once: {}", gone.body);
 
+    // Administrators see on the record who looked at it; others do not.
+    let seen = ada.get(&format!("/console/person/{astrid}")).await;
+    assert!(seen.body.contains("Who looked at or changed this record"));
+    assert!(
+        seen.body
+            .contains("<td>staff:vera.viewer</td><td>CLINIC-A</td><td>record printed</td>"),
+        "{}",
+        seen.body
+    );
+    let plain = vera.get(&format!("/console/person/{astrid}")).await;
+    assert!(!plain.body.contains("Who looked at"));
     // The audit trail says who did what to whom; ids only.
     let trail = audit(&db, astrid).await;
     for (who, action) in [
