@@ -75,12 +75,41 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/console/merges/{id}/undo", post(undo_merge))
         .route("/console/staff", get(staff_page).post(staff_add))
         .route("/console/staff/remove", post(staff_remove))
+        .layer(middleware::map_response(plain_rejections))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
             headers,
             imms_web::headers::apply,
         ))
         .with_state(console)
+}
+
+/// A form the framework could not read (too large, not a form, a field of the wrong kind)
+/// gets a page that says what to do, like every other refusal.
+async fn plain_rejections(response: Response) -> Response {
+    let status = response.status();
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html || !status.is_client_error() {
+        return response;
+    }
+    let text = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            "The form is too long to be read, so nothing was changed. Shorten the text and try again."
+        }
+        StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_FOUND => {
+            "There is no such page in the provider console. Start again from the console's home page."
+        }
+        _ => "The form could not be read, so nothing was changed. Go back, reload the page and try again.",
+    };
+    let title = match status {
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => "Not found",
+        _ => "Please check and try again",
+    };
+    message(status, Chrome::anonymous(title), text, true)
 }
 
 fn see_other(to: &str) -> Response {

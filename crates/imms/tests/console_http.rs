@@ -577,6 +577,19 @@ async fn whole_flow(engine: Engine) {
         .post(&format!("/console/dose/{astrid_dose}"), &fields)
         .await;
     assert_eq!(too_big.status, 413, "refused before it is read");
+    assert!(
+        too_big.body.contains("too long to be read"),
+        "{}",
+        too_big.body
+    );
+    // A dose id that is not a number: a page that says so, not a bare framework error.
+    let garbled = eddie.get("/console/dose/abc/edit").await;
+    assert_eq!(garbled.status, 400);
+    assert!(
+        garbled.body.contains("could not be read"),
+        "{}",
+        garbled.body
+    );
     // The form's own address shows the form (a reload or a bookmark after an error).
     let again = eddie.get(&format!("/console/dose/{astrid_dose}")).await;
     assert_eq!(again.status, 200);
