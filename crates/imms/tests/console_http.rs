@@ -71,7 +71,11 @@ fn add_staff(site: &Site, user: &str, org: &str, role: &str) {
 
 /// Signs in through the console's sign-in link; returns the page the console lands on.
 async fn sign_in(b: &mut Browser, user: &str) -> Page {
-    let start = b.get("/console/signin").await;
+    sign_in_at(b, user, "/console/signin").await
+}
+
+async fn sign_in_at(b: &mut Browser, user: &str, path: &str) -> Page {
+    let start = b.get(path).await;
     assert_eq!(start.status, 303, "{}", start.body);
     let authorize = start.location.clone().unwrap();
     assert!(authorize.contains("/idp/authorize?"), "{authorize}");
@@ -313,6 +317,23 @@ async fn whole_flow(engine: Engine) {
     assert!(found
         .body
         .contains("family name, given name, date of birth"));
+    // Signing in from a link to a record lands on that record; never on another site.
+    let mut linked = Browser::new(&server);
+    let landed = sign_in_at(
+        &mut linked,
+        "vera.viewer",
+        &format!("/console/signin?return_to=%2Fconsole%2Fperson%2F{astrid}"),
+    )
+    .await;
+    assert!(landed.body.contains("CLINIC-A:MRN-A1"), "{}", landed.body);
+    let mut lured = Browser::new(&server);
+    let landed = sign_in_at(
+        &mut lured,
+        "vera.viewer",
+        "/console/signin?return_to=https%3A%2F%2Fevil.example%2F",
+    )
+    .await;
+    assert!(landed.body.contains("Find a person"), "{}", landed.body);
     // Nobody agrees on a different date of birth and a different given name.
     let none = vera.search("Lindqvist", "Greta", "1990-01-01").await;
     assert!(candidates(&none).is_empty(), "{}", none.body);
