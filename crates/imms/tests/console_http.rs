@@ -242,6 +242,23 @@ async fn whole_flow(engine: Engine) {
             "19850412",
         ),
     );
+    // A refusal reported later for the same person.
+    import(
+        &site,
+        "refusal.hl7",
+        &common::vxu(
+            "CLINIC-A",
+            "A-R",
+            "MRN-A1",
+            "Lindqvist",
+            "Astrid",
+            "19850412",
+        )
+        .replace(
+            "RXA|0|1|20240110||141^Influenza^CVX|0.5|mL^mL^UCUM||00^New^NIP001|||||||||||CP|A",
+            "RXA|0|1|20230901||115^Tdap^CVX|999||||||||||||00^Parental decision^NIP002||RE|A",
+        ),
+    );
     for (user, kind) in [
         ("vera.viewer", "employee"),
         ("eddie.editor", "employee"),
@@ -341,6 +358,11 @@ async fn whole_flow(engine: Engine) {
     assert_eq!(record.status, 200, "{}", record.body);
     assert!(record.body.contains("Influenza"), "{}", record.body);
     assert!(record.body.contains("CLINIC-A:MRN-A1"));
+    assert!(
+        record.body.contains("<li>2023-09-01: Tdap"),
+        "the refusal: {}",
+        record.body
+    );
     assert!(
         correctable(&record).is_empty(),
         "a viewer gets no Correct links"
