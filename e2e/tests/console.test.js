@@ -133,6 +133,19 @@ test('a viewer finds a person by name and date of birth and prints the official 
   await context.close();
 });
 
+test('the console needs no JavaScript: sign in, find, open, print', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await signIn(page, 'vera.viewer');
+  await findAstrid(page);
+  await page.locator('tbody tr').first().getByRole('link', { name: /Open record/ }).click();
+  await page.waitForURL(/\/console\/person\/\d+$/);
+  const print = page.getByRole('link', { name: 'Print the official record (PDF)' });
+  const response = await context.request.get(`${site.base}${await print.getAttribute('href')}`);
+  assert.equal(response.headers()['content-type'], 'application/pdf');
+  await context.close();
+});
+
 test("an editor's correction shows in the citizen's own PDF from the portal at once", async () => {
   const context = await browser.newContext({ bypassCSP: true });
   const page = await context.newPage();
