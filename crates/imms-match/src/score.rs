@@ -218,7 +218,18 @@ pub fn compare(q: &Prepared, c: &Prepared) -> Comparison {
                 }
             }
             cmp.levels[FAMILY] = fam;
-            cmp.levels[MIDDLE] = middle_level(&qn.middle, &cn.middle);
+            // A middle name written into the given name ("Mary Ann" beside "Mary" + "Ann")
+            // still agrees; the rest of a compound given name on both sides ("María José"
+            // and "María José") is the given name agreeing, not a middle name.
+            cmp.levels[MIDDLE] = middle_level(&qn.middle, &cn.middle).or_else(|| {
+                if qn.middle.is_empty() && cn.given_rest.is_empty() {
+                    middle_level(&qn.given_rest, &cn.middle)
+                } else if cn.middle.is_empty() && qn.given_rest.is_empty() {
+                    middle_level(&qn.middle, &cn.given_rest)
+                } else {
+                    None
+                }
+            });
             cmp.levels[SUFFIX] = suffix_level(&qn.suffix, &cn.suffix);
             if cmp.levels[GIVEN] == Some(0) {
                 cmp.given_key = Some(given_tf_key(cn));
@@ -448,6 +459,22 @@ mod tests {
         assert_eq!(family_level(&n("Garcia"), &n("Garcia-Lopez")), Some(1));
         assert_eq!(family_level(&n("DeLaCruz"), &n("de la Cruz")), Some(0));
         assert_eq!(family_level(&n("Smith"), &n("Jones")), Some(4));
+    }
+
+    #[test]
+    fn a_compound_given_name_does_not_corroborate() {
+        let p = |given: &str, middle: &str| Prepared {
+            person_id: 1,
+            names: vec![NormName::new(given, middle, "Hiecho", "")],
+            former_families: vec![],
+            birth_date: Some(d(1992, 11, 28)),
+            sex: Some('F'),
+            addresses: vec![],
+        };
+        let same = compare(&p("María José", ""), &p("María José", "Giborini"));
+        assert_eq!(same.levels[MIDDLE], None);
+        let moved_in = compare(&p("Mary", "Ann"), &p("Mary Ann", ""));
+        assert_eq!(moved_in.levels[MIDDLE], Some(0));
     }
 
     #[test]

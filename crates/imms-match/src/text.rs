@@ -51,7 +51,10 @@ pub fn tokens(raw: &str) -> Vec<String> {
 pub struct NormName {
     /// First given-name token ("MARY" of "Mary Ann").
     pub given: String,
-    /// The rest of the given name and the middle name, joined.
+    /// The rest of a compound given name ("JOSE" of "María José"): part of the given name,
+    /// so it never corroborates on its own.
+    pub given_rest: String,
+    /// The middle name.
     pub middle: String,
     /// The whole surname, tokens joined by one space ("GARCIA LOPEZ", "DE LA CRUZ").
     pub family: String,
@@ -84,8 +87,8 @@ impl NormName {
                 }
             }
         }
-        let mut middle_tokens: Vec<String> = given_tokens.iter().skip(1).cloned().collect();
-        middle_tokens.extend(tokens(middle));
+        let given_rest: Vec<String> = given_tokens.iter().skip(1).cloned().collect();
+        let middle_tokens = tokens(middle);
         let family_parts: Vec<String> = family_tokens
             .iter()
             .filter(|t| !PARTICLES.contains(&t.as_str()))
@@ -93,6 +96,7 @@ impl NormName {
             .collect();
         NormName {
             given: given_tokens.into_iter().next().unwrap_or_default(),
+            given_rest: given_rest.join(" "),
             middle: middle_tokens.join(" "),
             family: family_tokens.join(" "),
             family_parts,
@@ -210,6 +214,9 @@ mod tests {
         assert_eq!(n.given, "JOHN");
         assert_eq!(n.middle, "PAUL");
         assert_eq!(n.suffix, "III");
+        let n = NormName::new("María José", "", "Pérez", "");
+        assert_eq!((n.given.as_str(), n.given_rest.as_str()), ("MARIA", "JOSE"));
+        assert_eq!(n.middle, "");
         assert_eq!(NormName::new("A", "", "B", "Junior").suffix, "JR");
     }
 

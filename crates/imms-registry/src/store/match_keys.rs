@@ -13,7 +13,7 @@ use sqlx::AnyConnection;
 use super::StoreError;
 
 /// Most candidates scored for one query: the persons sharing the most keys with it.
-pub const MAX_CANDIDATES: usize = 200;
+pub const MAX_CANDIDATES: usize = 100;
 /// Name counts stop at this: beyond it a name is common, and counting further costs time.
 const TF_CAP: i64 = 5000;
 
