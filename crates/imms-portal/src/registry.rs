@@ -79,8 +79,17 @@ impl Records for RegistryRecords {
                 .await
                 .map_err(|e| RecordsError(format!("reading person {person_id}: {e}")))?
                 .ok_or_else(|| RecordsError(format!("person {person_id} is gone")))?;
-            let input =
-                imms_registry::record_input::to_record_input(&record, self.ingestor.codes());
+            let names = self
+                .ingestor
+                .store()
+                .facility_names()
+                .await
+                .map_err(|e| RecordsError(format!("reading facilities: {e}")))?;
+            let input = imms_registry::record_input::to_record_input_with_facilities(
+                &record,
+                self.ingestor.codes(),
+                &names,
+            );
             drop(record);
             let issuer = self.issuer.clone();
             let lang = record_lang(lang);

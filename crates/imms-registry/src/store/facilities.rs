@@ -29,6 +29,17 @@ impl Store {
         Ok(())
     }
 
+    /// Every facility's name by its id, for the record (people recognise a clinic's name,
+    /// not its HL7 id).
+    pub async fn facility_names(
+        &self,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, name FROM facilities")
+            .fetch_all(self.db.pool())
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
     pub async fn facility_exists(&self, id: &str) -> Result<bool, StoreError> {
         let row: Option<(String,)> = sqlx::query_as("SELECT id FROM facilities WHERE id = $1")
             .bind(id)

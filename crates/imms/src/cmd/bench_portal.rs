@@ -100,6 +100,9 @@ struct Browser {
     http: reqwest::Client,
     base: String,
     cookies: HashMap<String, String>,
+    /// The person's own address, as the load balancer reports it: the portal's limits are
+    /// per person and per address, and eight people are not one address.
+    forwarded_for: String,
 }
 
 struct Page {
@@ -143,7 +146,11 @@ impl Browser {
     }
 
     async fn send(&mut self, req: reqwest::RequestBuilder) -> anyhow::Result<Page> {
-        let r = req.header("cookie", self.cookie_header()).send().await?;
+        let r = req
+            .header("cookie", self.cookie_header())
+            .header("x-forwarded-for", &self.forwarded_for)
+            .send()
+            .await?;
         for v in r.headers().get_all("set-cookie") {
             let s = v.to_str().unwrap_or("");
             let kv = s.split(';').next().unwrap_or("");
@@ -274,6 +281,7 @@ pub async fn run(
     config.database_url = url;
     config.http_addr = addr.to_string();
     config.public_url = format!("http://{addr}");
+    config.trusted_proxies = vec!["127.0.0.1/32".into()];
     let app = Arc::new(crate::app::App::open(config).await?);
     app.store()
         .upsert_facility(FACILITY, "Bench clinic", Utc::now())
@@ -327,6 +335,8 @@ pub async fn run(
                 .build()?,
             base: format!("http://{addr}"),
             cookies: HashMap::new(),
+            // TEST-NET-2 (RFC 5737): no country, so allowed.
+            forwarded_for: format!("198.51.100.{}", 1 + browsers.len() % 250),
         };
         b.sign_in(&v.user_id).await?;
         browsers.push(b);

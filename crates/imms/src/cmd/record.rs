@@ -73,7 +73,12 @@ pub async fn run(config: Config, command: RecordCommand) -> anyhow::Result<std::
         .person_record(id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("person {id} vanished"))?;
-    let input = imms_registry::record_input::to_record_input(&record, app.ingestor.codes());
+    let names = app.store().facility_names().await?;
+    let input = imms_registry::record_input::to_record_input_with_facilities(
+        &record,
+        app.ingestor.codes(),
+        &names,
+    );
     drop(record);
     match command {
         RecordCommand::Pdf { out, lang, .. } => {
