@@ -558,7 +558,10 @@ async fn print(
         .store
         .audit_view(&staff.actor, "person.print", id, Utc::now())
         .await?;
-    let pdf = printer.pdf(&record).map_err(ConsoleError::Internal)?;
+    let facilities = console.store.facility_names().await?;
+    let pdf = printer
+        .pdf(&record, &facilities)
+        .map_err(ConsoleError::Internal)?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/pdf"),

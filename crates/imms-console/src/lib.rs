@@ -39,8 +39,12 @@ pub const CALLBACK_PATH: &str = "/console/callback";
 
 /// Makes the official record's PDF (the record crate), so that staff can hand it over.
 pub trait RecordPrinter: Send + Sync {
-    /// The PDF of this record, issued today.
-    fn pdf(&self, record: &PersonRecord) -> Result<Vec<u8>, String>;
+    /// The PDF of this record, issued today, naming each facility by its name.
+    fn pdf(
+        &self,
+        record: &PersonRecord,
+        facility_names: &std::collections::HashMap<String, String>,
+    ) -> Result<Vec<u8>, String>;
 }
 
 /// What the console is configured with.

@@ -71,8 +71,16 @@ pub struct ConsolePrinter {
 }
 
 impl imms_console::RecordPrinter for ConsolePrinter {
-    fn pdf(&self, record: &PersonRecord) -> Result<Vec<u8>, String> {
-        let input = imms_registry::record_input::to_record_input(record, &self.codes);
+    fn pdf(
+        &self,
+        record: &PersonRecord,
+        facility_names: &std::collections::HashMap<String, String>,
+    ) -> Result<Vec<u8>, String> {
+        let input = imms_registry::record_input::to_record_input_with_facilities(
+            record,
+            &self.codes,
+            facility_names,
+        );
         let today = chrono::Local::now().date_naive();
         self.issuer
             .pdf(&input, imms_record::Lang::En, today)
