@@ -24,7 +24,10 @@ fn main() {
         let bytes = passport::photo_of_passport(&p, &d, &mut rng);
         std::fs::write(dir.join(format!("passport-{seed}.jpg")), &bytes).unwrap();
         // A small PNG beside it, to look at.
-        let img = image::load_from_memory(&bytes).unwrap().thumbnail(1000, 1000);
-        img.save(dir.join(format!("passport-{seed}-small.png"))).unwrap();
+        let img = image::load_from_memory(&bytes)
+            .unwrap()
+            .thumbnail(1000, 1000);
+        img.save(dir.join(format!("passport-{seed}-small.png")))
+            .unwrap();
     }
 }

@@ -6,10 +6,12 @@
 //! as files with their barcode text beside them (`card-NNNN.jpg`, `card-NNNN.txt`), for
 //! `bench/zxing_cpp.py` to read the same images; with `IDSCAN_PREVIEW=1` also small upright
 //! PNG previews to look at. `IDSCAN_WIDTH=4000` makes every photo 4000x3000 (12 megapixels).
+//! `IDSCAN_DOC=passport` photographs passport data pages instead (`passport-NNNN.jpg`, the
+//! two MRZ lines beside it).
 
 use std::time::Instant;
 
-use imms_idscan::testgen::{photo, AamvaCard, Degradation};
+use imms_idscan::testgen::{passport, photo, AamvaCard, Degradation, Passport};
 use imms_idscan::{scan, Limits};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -20,24 +22,31 @@ fn main() {
     let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2026);
     let save = args.get(3);
     let limits = Limits::default();
+    let passports = std::env::var("IDSCAN_DOC").is_ok_and(|d| d == "passport");
     let (mut right, mut wrong, mut unread) = (0, 0, 0);
     let mut times = Vec::new();
     let mut megapixels = Vec::new();
     for i in 0..n {
         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(i as u64));
-        let card = AamvaCard::random(&mut rng);
-        let mut d = Degradation::random(&mut rng);
-        if let Some(w) = std::env::var("IDSCAN_WIDTH")
-            .ok()
-            .and_then(|w| w.parse().ok())
-        {
-            d.photo_width = w; // e.g. 4000 for 12-megapixel photos only
-        }
-        let symbol = photo::pdf417_symbol(&card.payload());
-        let bytes = photo::photo_of_symbol(&symbol, &d, &mut rng);
+        let mut d;
+        let (bytes, text, expected, name) = if passports {
+            let p = Passport::random(&mut rng);
+            d = passport::random_degradation(&mut rng);
+            set_width(&mut d);
+            let bytes = passport::photo_of_passport(&p, &d, &mut rng);
+            let (l1, l2) = p.lines();
+            (bytes, format!("{l1}\n{l2}\n"), p.expected(), "passport")
+        } else {
+            let card = AamvaCard::random(&mut rng);
+            d = Degradation::random(&mut rng);
+            set_width(&mut d);
+            let symbol = photo::pdf417_symbol(&card.payload());
+            let bytes = photo::photo_of_symbol(&symbol, &d, &mut rng);
+            (bytes, card.payload(), card.expected(), "card")
+        };
         if let Some(dir) = save {
-            std::fs::write(format!("{dir}/card-{i:04}.jpg"), &bytes).unwrap();
-            std::fs::write(format!("{dir}/card-{i:04}.txt"), card.payload()).unwrap();
+            std::fs::write(format!("{dir}/{name}-{i:04}.jpg"), &bytes).unwrap();
+            std::fs::write(format!("{dir}/{name}-{i:04}.txt"), &text).unwrap();
         }
         if let (Some(dir), Ok(_)) = (save, std::env::var("IDSCAN_PREVIEW")) {
             let g = imms_idscan::intake::decode_gray(&bytes, &limits).unwrap();
@@ -54,10 +63,10 @@ fn main() {
         let got = scan(&bytes, &limits);
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         match got {
-            Ok(doc) if doc == card.expected() => right += 1,
+            Ok(doc) if doc == expected => right += 1,
             Ok(doc) => {
                 wrong += 1;
-                eprintln!("#{i} WRONG {doc:?}\n  expected {:?}", card.expected());
+                eprintln!("#{i} WRONG {doc:?}\n  expected {expected:?}");
             }
             Err(e) => {
                 unread += 1;
@@ -75,4 +84,14 @@ fn main() {
         pct(1.0),
         megapixels.iter().sum::<f64>() / n as f64
     );
+}
+
+/// `IDSCAN_WIDTH=4000` gives 12-megapixel photos only.
+fn set_width(d: &mut Degradation) {
+    if let Some(w) = std::env::var("IDSCAN_WIDTH")
+        .ok()
+        .and_then(|w| w.parse().ok())
+    {
+        d.photo_width = w;
+    }
 }

@@ -6,8 +6,10 @@
 //! tells the person what to do, and does no I/O (image bytes are never written anywhere).
 //!
 //! ## Use
-//! [`scan`]`(bytes, &Limits::default())` is the whole job for a card photo; `imms idscan FILE`
-//! prints its result as JSON (`serde_json::to_string(&doc)`).
+//! [`scan`]`(bytes, &Limits::default())` is the whole job for a photo of a card's back or of a
+//! passport's data page; `imms idscan FILE` prints its result as JSON
+//! (`serde_json::to_string(&doc)`). A passport has no address (`"address": null`): the portal
+//! asks for it.
 //!
 //! ## Pieces
 //! - [`intake`]: JPEG / PNG / WebP only, size and dimensions checked from the header before
@@ -19,7 +21,20 @@
 //! - [`parse_aamva`]: the AAMVA DL/ID Card Design Standard payload (PDF417 text on the back of a
 //!   US or Canadian card), versions 01–10, into an [`IdDocument`].
 //! - [`parse_mrz`] / [`parse_td3`]: an ICAO 9303 TD3 passport MRZ, every check digit verified.
-//!   Reading the MRZ off a passport photo (OCR) is not built yet: [`scan`] reads cards only.
+//! - `passport`: the MRZ off a photo of the data page. The two 44-character lines are found
+//!   as the longest matching pair of text bands (on a small copy turned level by the angle
+//!   that piles the ink into the sharpest rows), cut out of the full photo, levelled, their
+//!   lean undone and their 44 cells fitted to the gaps between characters; each line is read
+//!   by OCR-B glyph templates drawn from the embedded font (Debian `fonts-ocr-b`) and by
+//!   Tesseract (Debian `tesseract-ocr`, model `eng`, through the `tesseract` crate, the
+//!   image handed over in memory, restricted to the MRZ alphabet). The data line is kept
+//!   only when every check digit holds (each field from whichever reading satisfies it,
+//!   then the whole-zone digit over the result), and its nationality and sex, which no
+//!   digit covers, only when sure. The name line has no check digit, so a name is returned
+//!   only when every one of its 44 characters is sure (the templates sure of it, or
+//!   Tesseract reading one of their two best guesses; two readers reading two different
+//!   letters refuse it). Failing that, the lines are tried binarised and upside down; a
+//!   read that still fails is a [`ScanError`], never a value.
 //! - `testgen` (feature): the seeded generator of payloads, passports and degraded photos
 //!   that the tests, the benches and the `readrate` / `ladder` examples use.
 //!
@@ -38,6 +53,7 @@ pub mod intake;
 mod locate;
 mod mrz;
 mod ocrb;
+mod passport;
 pub mod pdf417;
 #[cfg(feature = "testgen")]
 pub mod testgen;
@@ -50,15 +66,41 @@ pub use mrz::{check_digit, parse_mrz, parse_td3};
 
 use zeroize::Zeroize;
 
-/// Reads a photo of the back of a US or Canadian driver's license or ID card: image intake
-/// ([`intake`]), PDF417 search ([`pdf417`]) and the AAMVA parse ([`parse_aamva`]). The decoded
-/// pixels and the barcode text are zeroed before they are freed.
+/// Reads a photo of a passport's data page or of the back of a US or Canadian driver's
+/// license or ID card: image intake ([`intake`]), then the passport reader (`passport`: MRZ
+/// band, OCR, check digits) where the photo shows a machine readable zone, else the PDF417
+/// search ([`pdf417`]) and the AAMVA parse ([`parse_aamva`]). The decoded pixels and the
+/// barcode text are zeroed before they are freed.
 pub fn scan(bytes: &[u8], limits: &Limits) -> Result<IdDocument, ScanError> {
     let gray = intake::decode_gray(bytes, limits)?;
-    let found = pdf417::read(&gray, limits.time_budget);
+    let doc = read_gray(&gray, limits, chrono::Utc::now().date_naive());
     gray.into_raw().zeroize();
-    let mut text = found?;
-    let doc = parse_aamva(text.as_bytes());
-    text.zeroize();
     doc
+}
+
+/// The passport reader first (it gives up fast on a photo with no MRZ band), then the
+/// barcode. A band that reads as no passport may have been a card's small print, so the
+/// barcode still gets its turn; if it finds nothing, the passport's reason stands.
+fn read_gray(
+    gray: &image::GrayImage,
+    limits: &Limits,
+    today: chrono::NaiveDate,
+) -> Result<IdDocument, ScanError> {
+    let passport = match passport::read(gray, today) {
+        Some(Ok(doc)) => return Ok(doc),
+        Some(Err(e)) => Some(e),
+        None => None,
+    };
+    let card = match pdf417::read(gray, limits.time_budget) {
+        Ok(mut text) => {
+            let doc = parse_aamva(text.as_bytes());
+            text.zeroize();
+            doc
+        }
+        Err(e) => Err(e),
+    };
+    match (card, passport) {
+        (Err(ScanError::NoBarcode), Some(e)) => Err(e),
+        (card, _) => card,
+    }
 }

@@ -59,14 +59,7 @@ pub fn parse_td3(line1: &str, line2: &str, today: NaiveDate) -> Result<IdDocumen
         ));
     }
 
-    verify(&l2[0..9], l2[9], "the document number")?;
-    verify(&l2[13..19], l2[19], "the date of birth")?;
-    verify(&l2[21..27], l2[27], "the expiry date")?;
-    if !(l2[42] == b'<' && l2[28..42].iter().all(|&c| c == b'<')) {
-        verify(&l2[28..42], l2[42], "the personal number")?;
-    }
-    let composite: Vec<u8> = [&l2[0..10], &l2[13..20], &l2[21..43]].concat();
-    verify(&composite, l2[43], "the whole zone")?;
+    verify_line2(line2)?;
 
     let birth = yymmdd(&l2[13..19]).ok_or(ScanError::MrzUnreadable)?;
     let birth_date = century(birth, |y| {
@@ -100,6 +93,22 @@ pub fn parse_td3(line1: &str, line2: &str, today: NaiveDate) -> Result<IdDocumen
         iin: None,
         aamva_version: None,
     })
+}
+
+/// Verifies the five check digits of a TD3 data line (line 2).
+pub(crate) fn verify_line2(line2: &str) -> Result<(), ScanError> {
+    let l2 = line2.as_bytes();
+    if l2.len() != LEN || !l2.iter().all(|&c| is_mrz_char(c)) {
+        return Err(ScanError::MrzUnreadable);
+    }
+    verify(&l2[0..9], l2[9], "the document number")?;
+    verify(&l2[13..19], l2[19], "the date of birth")?;
+    verify(&l2[21..27], l2[27], "the expiry date")?;
+    if !(l2[42] == b'<' && l2[28..42].iter().all(|&c| c == b'<')) {
+        verify(&l2[28..42], l2[42], "the personal number")?;
+    }
+    let composite: Vec<u8> = [&l2[0..10], &l2[13..20], &l2[21..43]].concat();
+    verify(&composite, l2[43], "the whole zone")
 }
 
 fn is_mrz_char(c: u8) -> bool {

@@ -20,6 +20,18 @@ pub fn pitch_per_cap() -> f32 {
     f.h_advance_unscaled(f.glyph_id('A')) / cap_height_unscaled(&f)
 }
 
+/// The mean blank beside a glyph's ink within its cell, as a fraction of the cell width.
+pub fn side_bearing() -> f32 {
+    let f = font();
+    let adv = f.h_advance_unscaled(f.glyph_id('A'));
+    let sum: f32 = MRZ_ALPHABET
+        .chars()
+        .filter_map(|c| f.outline(f.glyph_id(c)))
+        .map(|o| (adv - (o.bounds.max.x - o.bounds.min.x).abs()) / 2.0 / adv)
+        .sum();
+    sum / MRZ_ALPHABET.len() as f32
+}
+
 /// The `PxScale` (ab_glyph's scale is the ascent-to-descent height) giving capitals `cap_px`
 /// tall.
 fn scale_for_cap(f: &FontRef<'_>, cap_px: f32) -> PxScale {
@@ -45,7 +57,10 @@ pub fn draw_text(img: &mut GrayImage, text: &str, x: f32, y: f32, cap_px: f32, i
         if let Some(outline) = f.outline_glyph(glyph) {
             let b = outline.px_bounds();
             outline.draw(|gx, gy, cov| {
-                let (xx, yy) = (b.min.x as i64 + i64::from(gx), b.min.y as i64 + i64::from(gy));
+                let (xx, yy) = (
+                    b.min.x as i64 + i64::from(gx),
+                    b.min.y as i64 + i64::from(gy),
+                );
                 if xx >= 0 && yy >= 0 && (xx as u32) < img.width() && (yy as u32) < img.height() {
                     let p = img.get_pixel_mut(xx as u32, yy as u32);
                     let v = f32::from(p.0[0]) * (1.0 - cov) + f32::from(ink) * cov;
@@ -66,8 +81,12 @@ mod tests {
     fn monospaced_and_drawable() {
         let f = font();
         let adv = |c| f.h_advance_unscaled(f.glyph_id(c));
-        assert!(MRZ_ALPHABET.chars().all(|c| (adv(c) - adv('A')).abs() < 1e-3));
-        assert!(MRZ_ALPHABET.chars().all(|c| f.outline(f.glyph_id(c)).is_some()));
+        assert!(MRZ_ALPHABET
+            .chars()
+            .all(|c| (adv(c) - adv('A')).abs() < 1e-3));
+        assert!(MRZ_ALPHABET
+            .chars()
+            .all(|c| f.outline(f.glyph_id(c)).is_some()));
         let mut img = GrayImage::from_pixel(200, 40, Luma([255]));
         draw_text(&mut img, "P<USA", 2.0, 30.0, 20.0, 0);
         assert!(img.pixels().filter(|p| p.0[0] < 128).count() > 100);

@@ -19,6 +19,16 @@ const LINE_MM: f32 = 4.23;
 /// The data page at `px_per_mm`: paper with a fine wavy print, a portrait, the printed
 /// fields and the two MRZ lines at the bottom.
 pub fn data_page(p: &Passport, px_per_mm: f32, rng: &mut impl Rng) -> GrayImage {
+    data_page_with(p, &p.lines(), px_per_mm, rng)
+}
+
+/// [`data_page`] with the given MRZ lines instead of `p`'s (e.g. a wrong check digit).
+pub fn data_page_with(
+    p: &Passport,
+    mrz: &(String, String),
+    px_per_mm: f32,
+    rng: &mut impl Rng,
+) -> GrayImage {
     let (w, h) = (
         (PAGE_MM.0 * px_per_mm) as u32,
         (PAGE_MM.1 * px_per_mm) as u32,
@@ -27,7 +37,10 @@ pub fn data_page(p: &Passport, px_per_mm: f32, rng: &mut impl Rng) -> GrayImage 
     let mut page = GrayImage::from_pixel(w, h, Luma([paper]));
     // Security print: faint sine waves, kept out of the MRZ's clear band as ICAO requires.
     let clear_top = h as f32 - 23.0 * px_per_mm;
-    let (freq, amp) = (rng.gen_range(0.02..0.05), rng.gen_range(2.0..6.0) * px_per_mm);
+    let (freq, amp) = (
+        rng.gen_range(0.02..0.05),
+        rng.gen_range(2.0..6.0) * px_per_mm,
+    );
     for k in 0..12 {
         let y0 = (k as f32 + 0.5) * clear_top / 12.0;
         for x in 0..w {
@@ -77,20 +90,30 @@ pub fn data_page(p: &Passport, px_per_mm: f32, rng: &mut impl Rng) -> GrayImage 
         &mut page,
     );
     // The MRZ: two lines of 44 characters, the lower baseline about 4.5 mm above the edge.
-    let (l1, l2) = p.lines();
+    let (l1, l2) = mrz;
     let cap = PITCH_MM * px_per_mm / ocrb::pitch_per_cap();
     let left = (PAGE_MM.0 - 44.0 * PITCH_MM) / 2.0 * px_per_mm;
     let base2 = h as f32 - 4.5 * px_per_mm;
-    ocrb::draw_text(&mut page, &l1, left, base2 - LINE_MM * px_per_mm, cap, ink);
-    ocrb::draw_text(&mut page, &l2, left, base2, cap, ink);
+    ocrb::draw_text(&mut page, l1, left, base2 - LINE_MM * px_per_mm, cap, ink);
+    ocrb::draw_text(&mut page, l2, left, base2, cap, ink);
     page
 }
 
 /// Photographs `p`'s data page, as encoded file bytes (JPEG or PNG). `d.card_frac` is the
 /// page's share of the photo's width; `d.blur` is in tenths of a character pitch.
 pub fn photo_of_passport(p: &Passport, d: &Degradation, rng: &mut impl Rng) -> Vec<u8> {
+    photo_of_page_with(p, &p.lines(), d, rng)
+}
+
+/// [`photo_of_passport`] with the given MRZ lines instead of `p`'s.
+pub fn photo_of_page_with(
+    p: &Passport,
+    mrz: &(String, String),
+    d: &Degradation,
+    rng: &mut impl Rng,
+) -> Vec<u8> {
     let px_per_mm = d.photo_width as f32 * d.card_frac / PAGE_MM.0;
-    let page = data_page(p, px_per_mm, rng);
+    let page = data_page_with(p, mrz, px_per_mm, rng);
     let mut scene = photograph(&page, d, rng);
     let r = (d.blur * PITCH_MM * px_per_mm / 10.0).round() as u32;
     for _ in 0..2 {

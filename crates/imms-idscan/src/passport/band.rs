@@ -1,0 +1,270 @@
+//! Finding the machine readable zone on a passport photo: two long, equal lines of text near
+//! each other, longer than any other line on the page.
+//!
+//! On a small copy of the photo, turned so that the text runs level (the page's tilt is the
+//! dominant edge orientation modulo 90°), ink is marked where a pixel is darker than its
+//! neighbourhood. In each row the longest stretch of ink with gaps no wider than a character
+//! is measured; rows with a long stretch form bands, and the MRZ is the pair of thin,
+//! matching, adjacent bands with the longest lines.
+
+use image::GrayImage;
+
+use crate::deskew;
+
+/// The longest side of the copy the search works on.
+const SEARCH_SIDE: u32 = 1200;
+
+/// One text line of the zone, in the turned copy's coordinates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Band {
+    pub x0: f32,
+    pub x1: f32,
+    pub y0: f32,
+    pub y1: f32,
+}
+
+impl Band {
+    pub fn height(&self) -> f32 {
+        self.y1 - self.y0 + 1.0
+    }
+    pub fn len(&self) -> f32 {
+        self.x1 - self.x0 + 1.0
+    }
+}
+
+/// Where the two lines are, and how to map the turned copy back onto the full photo.
+#[derive(Debug, Clone, Copy)]
+pub struct Zone {
+    pub lines: [Band; 2],
+    /// Centre of the small copy and of the turned canvas.
+    centre: (f32, f32),
+    turned_centre: (f32, f32),
+    sin_cos: (f32, f32),
+    /// Full-photo pixels per small-copy pixel.
+    pub scale: f32,
+}
+
+impl Zone {
+    /// Maps a point of the turned copy to the full photo.
+    pub fn to_full(&self, x: f32, y: f32) -> (f32, f32) {
+        let (s, c) = self.sin_cos;
+        let (dx, dy) = (x - self.turned_centre.0, y - self.turned_centre.1);
+        let u = c * dx + s * dy + self.centre.0;
+        let v = -s * dx + c * dy + self.centre.1;
+        (u * self.scale, v * self.scale)
+    }
+}
+
+/// Looks for the MRZ's two lines. `None` when the photo shows none.
+pub fn find(gray: &GrayImage) -> Option<Zone> {
+    let small = shrink(gray, SEARCH_SIDE);
+    let scale = gray.width() as f32 / small.width() as f32;
+    let tilt = text_angle(&small);
+    // In perspective the two lines are not quite parallel to the page's average: a degree
+    // either way levels them enough for the row runs.
+    [0.0, -0.6, 0.6, -1.2, 1.2, -1.8, 1.8, -2.4, 2.4]
+        .into_iter()
+        .map(|d| tilt + d)
+        .find_map(|deg| {
+            let turned = deskew::rotate(&small, -deg, mean(&small));
+            let lines = find_pair(&turned)?;
+            Some(Zone {
+                lines,
+                centre: (small.width() as f32 / 2.0, small.height() as f32 / 2.0),
+                turned_centre: (turned.width() as f32 / 2.0, turned.height() as f32 / 2.0),
+                sin_cos: (-deg).to_radians().sin_cos(),
+                scale,
+            })
+        })
+}
+
+/// The direction of the page's lines of text, in degrees (y down): the angle whose
+/// projection of the ink piles it into the sharpest rows (largest sum of squared row counts).
+/// Near level or near upright (a photo taken sideways); the MRZ reader tells upside down.
+fn text_angle(img: &GrayImage) -> f32 {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let ink = ink_mask(img, (w.max(h) as f32 / 100.0).max(4.0) as u32);
+    let mut pts: Vec<(f32, f32)> = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            if ink[y * w + x] {
+                pts.push((x as f32, y as f32));
+            }
+        }
+    }
+    let step = (pts.len() / 150_000).max(1);
+    let pts: Vec<(f32, f32)> = pts.into_iter().step_by(step).collect();
+    let diag = ((w * w + h * h) as f32).sqrt();
+    let mut hist = vec![0u32; 2 * diag as usize + 2];
+    let mut sharpness = |deg: f32| {
+        hist.iter_mut().for_each(|c| *c = 0);
+        let (s, c) = deg.to_radians().sin_cos();
+        for &(x, y) in &pts {
+            let r = (-x * s + y * c + diag) as usize;
+            let last = hist.len() - 1;
+            hist[r.min(last)] += 1;
+        }
+        hist.iter()
+            .map(|&n| u64::from(n) * u64::from(n))
+            .sum::<u64>()
+    };
+    let coarse = (-30..=30)
+        .map(|k| k as f32 * 0.5)
+        .chain((150..=210).map(|k| k as f32 * 0.5));
+    let best = coarse
+        .map(|d| (d, sharpness(d)))
+        .max_by_key(|&(_, v)| v)
+        .map_or(0.0, |(d, _)| d);
+    (-5..=5)
+        .map(|k| best + k as f32 * 0.1)
+        .map(|d| (d, sharpness(d)))
+        .max_by_key(|&(_, v)| v)
+        .map_or(best, |(d, _)| d)
+}
+
+fn shrink(img: &GrayImage, side: u32) -> GrayImage {
+    let (w, h) = img.dimensions();
+    let f = side as f32 / w.max(h) as f32;
+    if f >= 1.0 {
+        return img.clone();
+    }
+    image::imageops::thumbnail(
+        img,
+        ((w as f32 * f) as u32).max(1),
+        ((h as f32 * f) as u32).max(1),
+    )
+}
+
+fn mean(img: &GrayImage) -> u8 {
+    let n = img.as_raw().len().max(1) as u64;
+    (img.as_raw().iter().map(|&p| u64::from(p)).sum::<u64>() / n) as u8
+}
+
+/// Ink: darker than the mean of the surrounding `2r+1` square by a margin.
+pub fn ink_mask(img: &GrayImage, r: u32) -> Vec<bool> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let integral = integral(img);
+    let r = r as usize;
+    let mut out = vec![false; w * h];
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+        for x in 0..w {
+            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
+            let sum = integral[y1 * (w + 1) + x1] + integral[y0 * (w + 1) + x0]
+                - integral[y0 * (w + 1) + x1]
+                - integral[y1 * (w + 1) + x0];
+            let m = sum as f32 / ((x1 - x0) * (y1 - y0)) as f32;
+            let p = f32::from(img.as_raw()[y * w + x]);
+            out[y * w + x] = p < m - (0.12 * m).max(8.0);
+        }
+    }
+    out
+}
+
+fn integral(img: &GrayImage) -> Vec<u64> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut s = vec![0u64; (w + 1) * (h + 1)];
+    for y in 0..h {
+        let mut row = 0u64;
+        for x in 0..w {
+            row += u64::from(img.as_raw()[y * w + x]);
+            s[(y + 1) * (w + 1) + x + 1] = s[y * (w + 1) + x + 1] + row;
+        }
+    }
+    s
+}
+
+fn find_pair(img: &GrayImage) -> Option<[Band; 2]> {
+    pair(&bands(img))
+}
+
+/// Runs of rows holding a long line of ink.
+pub(super) fn bands(img: &GrayImage) -> Vec<Band> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let side = w.max(h) as f32;
+    let ink = ink_mask(img, (side / 100.0).max(4.0) as u32);
+    // Ink spread two rows up and down: a line a little off level still fills one row.
+    let ink: Vec<bool> = (0..w * h)
+        .map(|i| {
+            let (x, y) = (i % w, i / w);
+            (y.saturating_sub(2)..(y + 3).min(h)).any(|yy| ink[yy * w + x])
+        })
+        .collect();
+    let gap = (side * 0.025) as usize;
+    let min_len = (side * 0.25) as usize;
+    // The longest gap-tolerant run of ink in each row.
+    let runs: Vec<Option<(usize, usize)>> = (0..h)
+        .map(|y| {
+            let row = &ink[y * w..(y + 1) * w];
+            let mut best: Option<(usize, usize)> = None;
+            let mut start = None;
+            let mut last = 0;
+            for (x, &on) in row.iter().enumerate() {
+                if !on {
+                    continue;
+                }
+                match start {
+                    Some(_) if x - last <= gap => {}
+                    _ => start = Some(x),
+                }
+                last = x;
+                let s = start.unwrap_or(x);
+                if best.is_none_or(|(a, b)| b - a < last - s) {
+                    best = Some((s, last));
+                }
+            }
+            best.filter(|(a, b)| b - a >= min_len)
+        })
+        .collect();
+    // Consecutive long rows make bands.
+    let mut bands = Vec::new();
+    let mut y = 0;
+    while y < h {
+        if runs[y].is_none() {
+            y += 1;
+            continue;
+        }
+        let top = y;
+        let mut starts = Vec::new();
+        let mut ends = Vec::new();
+        while y < h {
+            match runs[y] {
+                Some((a, b)) => {
+                    starts.push(a);
+                    ends.push(b);
+                }
+                None => break,
+            }
+            y += 1;
+        }
+        starts.sort_unstable();
+        ends.sort_unstable();
+        let band = Band {
+            x0: starts[starts.len() / 2] as f32,
+            x1: ends[ends.len() / 2] as f32,
+            y0: top as f32,
+            y1: (y - 1) as f32,
+        };
+        if band.height() >= 3.0 && band.len() / band.height() >= 12.0 {
+            bands.push(band);
+        }
+    }
+    bands
+}
+
+/// The MRZ: two thin, matching, adjacent bands, the longest such pair.
+fn pair(bands: &[Band]) -> Option<[Band; 2]> {
+    bands
+        .windows(2)
+        .filter(|p| {
+            let (a, b) = (p[0], p[1]);
+            let hmax = a.height().max(b.height());
+            let lmax = a.len().max(b.len());
+            b.y0 - a.y1 < 2.0 * hmax
+                && (a.height() - b.height()).abs() < 0.3 * hmax
+                && (a.len() - b.len()).abs() < 0.08 * lmax
+                && (a.x0 - b.x0).abs() < 0.06 * lmax
+        })
+        .max_by(|p, q| (p[0].len() + p[1].len()).total_cmp(&(q[0].len() + q[1].len())))
+        .map(|p| [p[0], p[1]])
+}

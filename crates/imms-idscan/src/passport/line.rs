@@ -1,0 +1,270 @@
+//! One MRZ line cut out of the full photo and made regular: level, capitals exactly
+//! [`CAP`] pixels tall, and each of the 44 characters in its own [`pitch`]-wide cell starting
+//! at [`MARGIN`]. Perspective makes the characters at one end of a line larger than at the
+//! other; the cell grid is therefore fitted to the characters (a quadratic in the character
+//! index) rather than assumed even.
+
+use image::{GrayImage, Luma};
+
+use super::band::{ink_mask, Band, Zone};
+use crate::ocrb;
+
+/// Capital height of a regular line, in pixels.
+pub const CAP: u32 = 32;
+/// White border around a regular line.
+pub const MARGIN: u32 = 8;
+/// Characters per line.
+pub const CHARS: usize = 44;
+
+/// Width of one character cell of a regular line.
+pub fn pitch() -> u32 {
+    (CAP as f32 * ocrb::pitch_per_cap()).round() as u32
+}
+
+/// Cuts `band` out of `full` and regularises it; `flip` reads it upside down.
+pub fn extract(full: &GrayImage, zone: &Zone, band: &Band, flip: bool) -> Option<GrayImage> {
+    let strip = cut(full, zone, band, flip);
+    let level = levelled(&strip)?;
+    regular(&level)
+}
+
+/// The band and some room around it, at about [`CAP`] pixels per band height.
+fn cut(full: &GrayImage, zone: &Zone, band: &Band, flip: bool) -> GrayImage {
+    let k = CAP as f32 / band.height();
+    let pad_x = band.height() * 1.5;
+    let (x0, y0) = (
+        band.x0 - pad_x,
+        (band.y0 + band.y1) / 2.0 - 1.5 * band.height(),
+    );
+    let w = ((band.len() + 2.0 * pad_x) * k) as u32;
+    let h = (3.0 * band.height() * k) as u32;
+    let fill = 255;
+    let strip = GrayImage::from_fn(w.max(1), h.max(1), |u, v| {
+        let (u, v) = if flip { (w - 1 - u, h - 1 - v) } else { (u, v) };
+        let (x, y) = zone.to_full(x0 + (u as f32 + 0.5) / k, y0 + (v as f32 + 0.5) / k);
+        Luma([sample(full, x, y).unwrap_or(fill)])
+    });
+    stretch(strip)
+}
+
+fn sample(img: &GrayImage, x: f32, y: f32) -> Option<u8> {
+    let (u, v) = (x - 0.5, y - 0.5);
+    if !(u >= 0.0 && v >= 0.0 && u < img.width() as f32 - 1.0 && v < img.height() as f32 - 1.0) {
+        return None;
+    }
+    let (x0, y0) = (u as u32, v as u32);
+    let (fx, fy) = (u - x0 as f32, v - y0 as f32);
+    let q = |x: u32, y: u32| f32::from(img.get_pixel(x, y).0[0]);
+    let top = q(x0, y0) * (1.0 - fx) + q(x0 + 1, y0) * fx;
+    let bottom = q(x0, y0 + 1) * (1.0 - fx) + q(x0 + 1, y0 + 1) * fx;
+    Some((top * (1.0 - fy) + bottom * fy).round() as u8)
+}
+
+/// Contrast stretched so the 1st and 99th percentiles become black and white.
+fn stretch(mut img: GrayImage) -> GrayImage {
+    let mut hist = [0usize; 256];
+    img.as_raw().iter().for_each(|&p| hist[p as usize] += 1);
+    let n = img.as_raw().len();
+    let pct = |q: f64| {
+        let mut acc = 0;
+        hist.iter()
+            .position(|&c| {
+                acc += c;
+                acc as f64 > n as f64 * q
+            })
+            .unwrap_or(255) as f32
+    };
+    let (lo, hi) = (pct(0.01), pct(0.99));
+    if hi - lo >= 8.0 {
+        for p in img.iter_mut() {
+            *p = ((f32::from(*p) - lo) * 255.0 / (hi - lo)).clamp(0.0, 255.0) as u8;
+        }
+    }
+    img
+}
+
+/// The strip with its text centred on a level line and capitals [`CAP`] tall.
+fn levelled(strip: &GrayImage) -> Option<GrayImage> {
+    let (w, h) = (strip.width() as usize, strip.height() as usize);
+    let ink = ink_mask(strip, CAP / 2);
+    // Per slice: the ink's mean row (for the slope) and its height (for the scale).
+    const SLICES: usize = 11;
+    let mut centres = Vec::new();
+    let mut extents = Vec::new();
+    for s in 0..SLICES {
+        let (a, b) = (s * w / SLICES, (s + 1) * w / SLICES);
+        let mut rows = vec![0usize; h];
+        for (y, row) in rows.iter_mut().enumerate() {
+            *row = ink[y * w + a..y * w + b].iter().filter(|&&i| i).count();
+        }
+        // Only this line's ink: the run of busy rows nearest the middle (the strip also
+        // holds part of the other MRZ line).
+        let busy = (b - a) / 20 + 1;
+        let Some((top, bottom)) = nearest_run(&rows, busy, h / 2) else {
+            continue;
+        };
+        let total: usize = rows[top..=bottom].iter().sum();
+        if total < (b - a) * 2 {
+            continue;
+        }
+        let mean = rows[top..=bottom]
+            .iter()
+            .enumerate()
+            .map(|(y, &c)| (top + y) * c)
+            .sum::<usize>() as f32
+            / total as f32;
+        centres.push((((a + b) / 2) as f32, mean));
+        extents.push((bottom - top + 1) as f32);
+    }
+    if centres.len() < 3 || extents.is_empty() {
+        return None;
+    }
+    let (a, b) = fit_line(&centres);
+    extents.sort_by(f32::total_cmp);
+    let tallest = extents[extents.len() - 1];
+    let tall: Vec<f32> = extents
+        .into_iter()
+        .filter(|&e| e >= 0.75 * tallest)
+        .collect();
+    let cap = tall[tall.len() / 2];
+    let out_h = CAP + 2 * MARGIN;
+    let centre = (out_h as f32) / 2.0;
+    Some(GrayImage::from_fn(w as u32, out_h, |u, v| {
+        let y = a + b * u as f32 + (v as f32 + 0.5 - centre) * cap / CAP as f32;
+        Luma([sample(strip, u as f32 + 0.5, y + 0.5).unwrap_or(255)])
+    }))
+}
+
+/// The run of rows with at least `busy` ink pixels (gaps of two rows bridged) whose middle
+/// is nearest `mid`.
+fn nearest_run(rows: &[usize], busy: usize, mid: usize) -> Option<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for (y, &c) in rows.iter().enumerate() {
+        if c < busy {
+            continue;
+        }
+        match runs.last_mut() {
+            Some(r) if y - r.1 <= 3 => r.1 = y,
+            _ => runs.push((y, y)),
+        }
+    }
+    runs.into_iter()
+        .filter(|r| r.1 - r.0 >= 2)
+        .min_by_key(|r| ((r.0 + r.1) / 2).abs_diff(mid))
+}
+
+/// The line with its characters' lean undone. A page photographed in perspective is
+/// sheared as well as turned: its vertical strokes lean. The lean is the horizontal shear
+/// that piles the ink into the sharpest columns.
+fn upright(level: &GrayImage) -> GrayImage {
+    let (w, h) = (level.width() as usize, level.height() as usize);
+    let ink = ink_mask(level, CAP / 2);
+    let mid = h as f32 / 2.0;
+    let pts: Vec<(f32, f32)> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .filter(|&(x, y)| ink[y * w + x])
+        .map(|(x, y)| (x as f32, y as f32 - mid))
+        .collect();
+    let pad = h;
+    let mut cols = vec![0u32; w + 2 * pad];
+    let mut sharpness = |k: f32| {
+        cols.iter_mut().for_each(|c| *c = 0);
+        for &(x, dy) in &pts {
+            let c = (x - k * dy + pad as f32).clamp(0.0, (w + 2 * pad - 1) as f32) as usize;
+            cols[c] += 1;
+        }
+        cols.iter()
+            .map(|&n| u64::from(n) * u64::from(n))
+            .sum::<u64>()
+    };
+    let best = (-30..=30)
+        .map(|i| i as f32 * 0.01)
+        .map(|k| (k, sharpness(k)))
+        .max_by_key(|&(_, v)| v)
+        .map_or(0.0, |(k, _)| k);
+    if best.abs() < 0.005 {
+        return level.clone();
+    }
+    GrayImage::from_fn(w as u32, h as u32, |x, y| {
+        let src = x as f32 + 0.5 + best * (y as f32 + 0.5 - mid);
+        Luma([sample(level, src, y as f32 + 0.5).unwrap_or(255)])
+    })
+}
+
+/// Least squares y = a + b x.
+fn fit_line(pts: &[(f32, f32)]) -> (f32, f32) {
+    let n = pts.len() as f32;
+    let (sx, sy) = pts.iter().fold((0.0, 0.0), |(a, b), p| (a + p.0, b + p.1));
+    let (mx, my) = (sx / n, sy / n);
+    let sxx: f32 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f32 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let b = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    (my - b * mx, b)
+}
+
+/// The levelled line resampled onto the regular cell grid.
+fn regular(level: &GrayImage) -> Option<GrayImage> {
+    let level = &upright(level);
+    let (w, h) = (level.width() as usize, level.height() as usize);
+    let ink = ink_mask(level, CAP / 2);
+    let (r0, r1) = (MARGIN as usize, (MARGIN + CAP) as usize);
+    let cols: Vec<usize> = (0..w)
+        .map(|x| (r0..r1).filter(|&y| ink[y * w + x]).count())
+        .collect();
+    // The ends of the line: where a half cell's worth of columns first holds real ink.
+    let total: usize = cols.iter().sum();
+    let rough = (w as f32 / (CHARS as f32 + 6.0)).max(4.0) as usize;
+    let enough = (total / CHARS / 6).max(4);
+    let window = |x: usize| cols[x..(x + rough / 2).min(w)].iter().sum::<usize>();
+    let left = (0..w).find(|&x| cols[x] >= 2 && window(x) >= enough)? as f32;
+    let right = (0..w).rev().find(|&x| {
+        cols[x] >= 2 && cols[x.saturating_sub(rough / 2)..=x].iter().sum::<usize>() >= enough
+    })? as f32;
+    let side = ocrb::side_bearing();
+    let p0 = (right - left) / (CHARS as f32 - 2.0 * side);
+    if p0 < 4.0 {
+        return None;
+    }
+    // The cell boundaries fall in the gaps between characters: of the grids running from
+    // near the left end to near the right end, bowed by perspective by up to a cell in the
+    // middle, take the one whose boundaries cross the least ink.
+    let smooth: Vec<f32> = (0..w)
+        .map(|x| {
+            let c = |x: usize| cols.get(x).copied().unwrap_or(0) as f32;
+            c(x.saturating_sub(1)) + 2.0 * c(x) + c(x + 1)
+        })
+        .collect();
+    let at = |x: f32| {
+        smooth
+            .get(x.round().max(0.0) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let boundary = |a: f32, b: f32, m: f32, k: f32| {
+        let t = k / CHARS as f32;
+        a + (b - a) * t + 4.0 * m * t * (1.0 - t)
+    };
+    let (a0, b0) = (left - side * p0, right + side * p0);
+    let steps = |n: i32, step: f32| (-n..=n).map(move |i| i as f32 * step);
+    let mut best = (f32::MAX, a0, b0, 0.0);
+    for da in steps(6, 0.05 * p0) {
+        for db in steps(6, 0.05 * p0) {
+            for m in steps(10, 0.1 * p0) {
+                let cost: f32 = (1..CHARS)
+                    .map(|k| at(boundary(a0 + da, b0 + db, m, k as f32)))
+                    .sum();
+                if cost < best.0 {
+                    best = (cost, a0 + da, b0 + db, m);
+                }
+            }
+        }
+    }
+    let (_, a, b, m) = best;
+    let pitch = pitch();
+    let out_w = CHARS as u32 * pitch + 2 * MARGIN;
+    Some(GrayImage::from_fn(out_w, h as u32, |x, y| {
+        let k = (x as f32 + 0.5 - MARGIN as f32) / pitch as f32;
+        let src = boundary(a, b, m, k);
+        Luma([sample(level, src, y as f32 + 0.5).unwrap_or(255)])
+    }))
+}

@@ -1,0 +1,261 @@
+//! Reading a US passport's data page from a photo: find the two-line TD3 machine readable
+//! zone (module `band`), cut each line out and make it regular (module `line`), read it twice
+//! — with Tesseract (module `tess`) and by OCR-B glyph templates (module `glyphs`) — and keep
+//! only what ICAO 9303's check digits and the readers' agreement vouch for.
+//!
+//! The data line (line 2) carries check digits: a reading is kept only if every one of them
+//! holds ([`crate::parse_td3`] verifies them). The name line has none, so a name is returned
+//! only when every character is certain: the template reader sure of it, or, where it is
+//! unsure, Tesseract reading one of its two best guesses; a letter the two readers read as
+//! two different letters refuses the name. A failed reading is retried with the line
+//! binarised instead of grey, and upside down.
+
+mod band;
+mod glyphs;
+mod line;
+mod tess;
+
+use chrono::NaiveDate;
+use image::GrayImage;
+
+use crate::{parse_td3, IdDocument, ScanError};
+use glyphs::Guess;
+use line::CHARS;
+
+const ALPHA: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ<";
+const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<";
+const DIGIT: &str = "0123456789";
+
+/// What each position of the name line may hold.
+fn line1_allowed() -> [&'static str; CHARS] {
+    let mut a = [ALPHA; CHARS];
+    // A visa's `V` read as what it is, for the parser to refuse.
+    a[0] = "PV";
+    a
+}
+
+/// What each position of the data line may hold.
+fn line2_allowed() -> [&'static str; CHARS] {
+    let mut a = [ALNUM; CHARS];
+    a[9] = DIGIT;
+    for x in &mut a[10..13] {
+        *x = ALPHA;
+    }
+    for x in &mut a[13..20] {
+        *x = DIGIT;
+    }
+    a[20] = "MFX<";
+    for x in &mut a[21..28] {
+        *x = DIGIT;
+    }
+    a[42] = "0123456789<";
+    a[43] = DIGIT;
+    a
+}
+
+/// Reads the passport in `gray`. `None` when the photo shows no machine readable zone.
+pub fn read(gray: &GrayImage, today: NaiveDate) -> Option<Result<IdDocument, ScanError>> {
+    let zone = band::find(gray)?;
+    let mut last = ScanError::MrzUnreadable;
+    // Upright first, unless the glyphs fit better upside down.
+    let mut orientations = [false, true];
+    let score = |flip: bool| {
+        line::extract(gray, &zone, &zone.lines[if flip { 0 } else { 1 }], flip)
+            .map(|l| mean_score(&glyphs::read(&l, &line2_allowed())))
+            .unwrap_or(0.0)
+    };
+    if score(true) > score(false) {
+        orientations.reverse();
+    }
+    for flip in orientations {
+        let (first, second) = if flip {
+            (&zone.lines[1], &zone.lines[0])
+        } else {
+            (&zone.lines[0], &zone.lines[1])
+        };
+        let (Some(l1), Some(l2)) = (
+            line::extract(gray, &zone, first, flip),
+            line::extract(gray, &zone, second, flip),
+        ) else {
+            continue;
+        };
+        for binary in [false, true] {
+            let (l1, l2) = if binary {
+                (binarise(&l1), binarise(&l2))
+            } else {
+                (l1.clone(), l2.clone())
+            };
+            match read_lines(&l1, &l2, today) {
+                Ok(doc) => return Some(Ok(doc)),
+                Err(e) => {
+                    if matches!(e, ScanError::CheckDigit(_)) || last == ScanError::MrzUnreadable {
+                        last = e;
+                    }
+                }
+            }
+        }
+    }
+    Some(Err(last))
+}
+
+fn mean_score(g: &[Guess]) -> f32 {
+    g.iter().map(|g| g.score).sum::<f32>() / g.len().max(1) as f32
+}
+
+/// Both lines by the templates alone, then, for a line they do not settle, with Tesseract's
+/// reading as well (Tesseract takes ten times as long as the templates).
+fn read_lines(l1: &GrayImage, l2: &GrayImage, today: NaiveDate) -> Result<IdDocument, ScanError> {
+    let g2 = glyphs::read(l2, &line2_allowed());
+    let line2 = data_line(&g2, None).or_else(|_| {
+        let t2 = tess::read_line(l2).map(|t| align(&g2, &t));
+        data_line(&g2, t2.as_deref())
+    })?;
+    let g1 = glyphs::read(l1, &line1_allowed());
+    let line1 = name_line(&g1, None)
+        .or_else(|| {
+            let t1 = tess::read_line(l1).map(|t| align(&g1, &t));
+            name_line(&g1, t1.as_deref())
+        })
+        .ok_or(ScanError::MrzUnreadable)?;
+    parse_td3(&line1, &line2, today)
+}
+
+/// Tesseract's text laid against the 44 cells (it may drop or add a character, mostly among
+/// the fillers): an edit-distance alignment with the template reading; `None` where
+/// Tesseract has nothing for a cell.
+fn align(g: &[Guess], text: &str) -> Vec<Option<char>> {
+    let t: Vec<char> = text.chars().take(3 * CHARS).collect();
+    let (n, m) = (g.len(), t.len());
+    let cost = |i: usize, j: usize| {
+        if g[i].best == t[j] || g[i].second == t[j] {
+            0
+        } else {
+            2
+        }
+    };
+    // d[i][j]: cost of aligning the first i cells with the first j characters.
+    let mut d = vec![vec![0u32; m + 1]; n + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = 3 * i as u32;
+    }
+    for j in 0..=m {
+        d[0][j] = 3 * j as u32;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            d[i][j] = (d[i - 1][j - 1] + cost(i - 1, j - 1))
+                .min(d[i - 1][j] + 3)
+                .min(d[i][j - 1] + 3);
+        }
+    }
+    let mut out = vec![None; n];
+    let (mut i, mut j) = (n, m);
+    while i > 0 && j > 0 {
+        if d[i][j] == d[i - 1][j - 1] + cost(i - 1, j - 1) {
+            out[i - 1] = Some(t[j - 1]);
+            i -= 1;
+            j -= 1;
+        } else if d[i][j] == d[i - 1][j] + 3 {
+            i -= 1;
+        } else {
+            j -= 1;
+        }
+    }
+    out
+}
+
+/// The fields of the data line a check digit covers: (start, end, check digit position).
+const CHECKED: [(usize, usize, usize); 4] = [(0, 9, 9), (13, 19, 19), (21, 27, 27), (28, 42, 42)];
+
+/// The data line, assembled field by field: each checked field from whichever reading (the
+/// templates', Tesseract's, or the templates' with Tesseract's characters where they were
+/// unsure) makes its check digit hold, then the whole-zone check digit over the result. The
+/// nationality and sex, which no check digit covers, must be sure (templates sure, or both
+/// readers agreeing).
+fn data_line(g: &[Guess], t: Option<&[Option<char>]>) -> Result<String, ScanError> {
+    let allowed = line2_allowed();
+    let templ: Vec<char> = g.iter().map(|g| g.best).collect();
+    let mut readings = vec![templ.clone()];
+    if let Some(t) = t {
+        let fill = |unsure_only: bool| -> Vec<char> {
+            g.iter()
+                .zip(t)
+                .enumerate()
+                .map(|(i, (g, c))| match c {
+                    Some(c) if allowed[i].contains(*c) && !(unsure_only && g.confident()) => *c,
+                    _ => g.best,
+                })
+                .collect()
+        };
+        readings.push(fill(false));
+        readings.push(fill(true));
+    }
+    let mut line = templ;
+    for i in (10..13).chain([20]) {
+        let agreed = t.and_then(|t| t[i]) == Some(g[i].best);
+        if !(g[i].confident() || agreed) {
+            return Err(ScanError::MrzUnreadable);
+        }
+    }
+    for (what, &(a, b, c)) in [
+        "the document number",
+        "the date of birth",
+        "the expiry date",
+        "the personal number",
+    ]
+    .iter()
+    .zip(&CHECKED)
+    {
+        let ok = readings.iter().find(|r| {
+            let field: Vec<u8> = r[a..b].iter().map(|&c| c as u8).collect();
+            let check = r[c] as u8;
+            let blank = c == 42 && check == b'<' && field.iter().all(|&x| x == b'<');
+            blank
+                || crate::check_digit(&field)
+                    .is_some_and(|d| check == b'0' + d || (check == b'<' && d == 0))
+        });
+        match ok {
+            Some(r) => line[a..=c].copy_from_slice(&r[a..=c]),
+            None => return Err(ScanError::CheckDigit(what)),
+        }
+    }
+    // The whole-zone digit: any reading's, as long as the assembled line agrees with it.
+    for r in &readings {
+        line[43] = r[43];
+        let text: String = line.iter().collect();
+        if crate::mrz::verify_line2(&text).is_ok() {
+            return Ok(text);
+        }
+    }
+    Err(ScanError::CheckDigit("the whole zone"))
+}
+
+/// The name line, only if every character is certain (see the module comment).
+fn name_line(g: &[Guess], t: Option<&[Option<char>]>) -> Option<String> {
+    let none = vec![None; CHARS];
+    let t = t.unwrap_or(&none);
+    g.iter()
+        .zip(t)
+        .map(|(g, &t)| {
+            let letter = |c: char| c.is_ascii_uppercase();
+            match t {
+                Some(t) if letter(t) && letter(g.best) && t != g.best => None,
+                _ if g.confident() => Some(g.best),
+                Some(t) if t == g.best || t == g.second => Some(t),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Black and white by each pixel's neighbourhood (helps where light falls unevenly).
+fn binarise(img: &GrayImage) -> GrayImage {
+    let ink = band::ink_mask(img, line::CAP / 2);
+    GrayImage::from_fn(img.width(), img.height(), |x, y| {
+        image::Luma([if ink[(y * img.width() + x) as usize] {
+            0
+        } else {
+            255
+        }])
+    })
+}
