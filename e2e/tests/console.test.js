@@ -250,5 +250,17 @@ test('an administrator compares a possible duplicate, merges, undoes the merge a
   await page.getByRole('link', { name: 'Staff' }).click();
   assert.match(await page.content(), /eddie\.editor/);
   await axe(page, 'staff');
+
+  await page.getByRole('link', { name: 'Organizations' }).click();
+  await page.getByLabel('Facility id').fill('KENT-HD');
+  await page.getByLabel('Name').fill('Kent County Health Department');
+  await page.getByRole('button', { name: 'Save' }).click();
+  assert.match(await page.getByRole('status').innerText(), /Saved/);
+  assert.match(await page.content(), /Kent County Health Department/);
+  await axe(page, 'organizations');
+  await page.getByLabel('Facility id').fill('not an id!');
+  await page.getByLabel('Name').fill('x');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await axe(page, 'organizations: error');
   await context.close();
 });

@@ -320,6 +320,14 @@ pub struct StaffForm {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
+pub struct OrganizationForm {
+    pub csrf: String,
+    pub facility_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct CsrfForm {
     pub csrf: String,
 }

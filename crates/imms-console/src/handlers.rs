@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::auth::{staff_account_type, Staff};
 use crate::choices::Choices;
-use crate::forms::{CsrfForm, DoseForm, ReasonForm, SearchForm, StaffForm};
+use crate::forms::{CsrfForm, DoseForm, OrganizationForm, ReasonForm, SearchForm, StaffForm};
 use crate::pages::*;
 use crate::{Console, ConsoleError, BASE_PATH};
 
@@ -75,6 +75,10 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/console/merges/{id}/undo", post(undo_merge))
         .route("/console/staff", get(staff_page).post(staff_add))
         .route("/console/staff/remove", post(staff_remove))
+        .route(
+            "/console/organizations",
+            get(organizations_page).post(organization_save),
+        )
         .layer(middleware::map_response(plain_rejections))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
@@ -1151,4 +1155,88 @@ async fn staff_remove(
         return Err(ConsoleError::NotFound("no such member of staff".into()));
     }
     Ok(see_other("/console/staff?done=removed"))
+}
+
+async fn organizations_view(
+    console: &Console,
+    staff: &Staff,
+    form: OrganizationForm,
+    errors: Errors,
+    notice: &str,
+    status: StatusCode,
+) -> Result<Response> {
+    let members = console.store.staff_list().await?;
+    let organizations = console
+        .store
+        .facility_list()
+        .await?
+        .into_iter()
+        .map(|(id, name)| {
+            let n = members.iter().filter(|m| m.facility_id == id).count();
+            (id, name, n)
+        })
+        .collect();
+    Ok(render(
+        status,
+        OrganizationsPage {
+            c: chrome(console, "Organizations", staff),
+            organizations,
+            form_facility_id: form.facility_id,
+            form_name: form.name,
+            errors,
+            notice: notice.to_string(),
+        },
+    ))
+}
+
+async fn organizations_page(
+    State(console): State<Arc<Console>>,
+    staff: Staff,
+    Query(done): Query<Done>,
+) -> Result<Response> {
+    staff.actor.require(Role::Admin, "Managing organizations")?;
+    let notice = if done.done == "saved" { "Saved." } else { "" };
+    organizations_view(
+        &console,
+        &staff,
+        OrganizationForm::default(),
+        Errors::none(),
+        notice,
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn organization_save(
+    State(console): State<Arc<Console>>,
+    staff: Staff,
+    Form(form): Form<OrganizationForm>,
+) -> Result<Response> {
+    staff.check_csrf(&form.csrf)?;
+    staff.actor.require(Role::Admin, "Managing organizations")?;
+    match console
+        .store
+        .save_organization(
+            &form.facility_id,
+            &form.name,
+            &staff.actor.audit_name(),
+            Utc::now(),
+        )
+        .await
+    {
+        Ok(()) => Ok(see_other("/console/organizations?done=saved")),
+        Err(ChangeError::Invalid(msg)) => {
+            let field = if msg.starts_with("the name") {
+                "name"
+            } else {
+                "facility_id"
+            };
+            let errors = Errors(vec![crate::forms::FieldError {
+                field,
+                message: msg,
+            }]);
+            organizations_view(&console, &staff, form, errors, "", StatusCode::BAD_REQUEST).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }

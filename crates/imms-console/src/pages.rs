@@ -294,3 +294,15 @@ pub struct StaffPage {
     pub errors: Errors,
     pub notice: String,
 }
+
+#[derive(Template)]
+#[template(path = "organizations.html")]
+pub struct OrganizationsPage {
+    pub c: Chrome,
+    /// Facility id, name, number of staff.
+    pub organizations: Vec<(String, String, usize)>,
+    pub form_facility_id: String,
+    pub form_name: String,
+    pub errors: Errors,
+    pub notice: String,
+}

@@ -430,6 +430,14 @@ async fn whole_flow(engine: Engine) {
         )
         .await;
     assert_eq!(forged.status, 403, "a viewer cannot make themselves admin");
+    assert_eq!(vera.get("/console/organizations").await.status, 403);
+    let forged = vera
+        .post(
+            "/console/organizations",
+            &[("facility_id", "VERA-CLINIC"), ("name", "Not hers to add")],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "a viewer cannot register organizations");
     assert_eq!(
         count(
             &db,
@@ -956,6 +964,62 @@ async fn whole_flow(engine: Engine) {
         )
         .await,
         0
+    );
+
+    // Organizations: an administrator registers a health department and renames it; bad
+    // ids and names are explained beside the field; each change is audited.
+    let page = ada.get("/console/organizations").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("CLINIC-A"), "{}", page.body);
+    let bad = ada
+        .post(
+            "/console/organizations",
+            &[
+                ("facility_id", "no spaces here"),
+                ("name", "Kent County Health Department"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("facility_id-error"), "{}", bad.body);
+    let long_name = "N".repeat(500);
+    let bad = ada
+        .post(
+            "/console/organizations",
+            &[("facility_id", "KENT-HD"), ("name", &long_name)],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("name-error"), "{}", bad.body);
+    for name in ["Kent County Health Dept", "Kent County Health Department"] {
+        let saved = ada
+            .post(
+                "/console/organizations",
+                &[("facility_id", "KENT-HD"), ("name", name)],
+            )
+            .await;
+        assert_eq!(saved.status, 303, "{}", saved.body);
+    }
+    let page = ada.get("/console/organizations").await;
+    assert!(
+        page.body
+            .contains("<td>KENT-HD</td><td>Kent County Health Department</td>"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM audit_log WHERE action IN ('org.add', 'org.rename') AND facility_id = 'KENT-HD' AND actor = 'staff:ada.admin'"
+        )
+        .await,
+        2
+    );
+    let staff_page = ada.get("/console/staff").await;
+    assert!(
+        staff_page.body.contains("<option value=\"KENT-HD\""),
+        "staff can be given a role there: {}",
+        staff_page.body
     );
 
     // Staff pages: an administrator changes a role, and it applies at once.

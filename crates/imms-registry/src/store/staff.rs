@@ -53,6 +53,9 @@ pub struct StaffMember {
 
 /// The longest user ID the identity provider accepts is far shorter; this only bounds input.
 pub const MAX_USER_ID: usize = 200;
+/// HL7 HD namespace ids are short; this bounds input.
+pub const MAX_FACILITY_ID: usize = 64;
+pub const MAX_ORG_NAME: usize = 120;
 
 type StaffRow = (String, String, String, String, String);
 
@@ -179,6 +182,64 @@ impl Store {
         }
         tx.commit().await?;
         Ok(gone)
+    }
+
+    /// Registers an organization (a clinic or health department, by the facility id its
+    /// systems put in MSH-4) or renames it; audited. HL7 credentials stay with
+    /// `imms org add`, which prints them once.
+    pub async fn save_organization(
+        &self,
+        facility_id: &str,
+        name: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ChangeError> {
+        let facility_id = facility_id.trim();
+        let name = name.trim();
+        if facility_id.is_empty()
+            || facility_id.len() > MAX_FACILITY_ID
+            || !facility_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(ChangeError::Invalid(format!(
+                "the facility id must be 1 to {MAX_FACILITY_ID} letters, digits, dots, dashes or underscores, as its systems send it in MSH-4"
+            )));
+        }
+        if name.is_empty()
+            || name.chars().count() > MAX_ORG_NAME
+            || name.chars().any(char::is_control)
+        {
+            return Err(ChangeError::Invalid(format!(
+                "the name must be 1 to {MAX_ORG_NAME} characters"
+            )));
+        }
+        let existed = self.facility_exists(facility_id).await?;
+        let at = now_text(now);
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO facilities (id, name, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+        )
+        .bind(facility_id)
+        .bind(name)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+        let action = if existed { "org.rename" } else { "org.add" };
+        audit_tx(
+            &mut tx,
+            &at,
+            by,
+            Some(facility_id),
+            action,
+            "facility",
+            None,
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Registered organizations (facility id, name), by id.
