@@ -23,9 +23,9 @@ pub enum ScanError {
     /// The file claims to be an image but is truncated or corrupt.
     #[error("the image file is damaged or incomplete; please take the photo again")]
     CorruptImage,
-    /// No PDF417 barcode could be found or decoded in the photo.
+    /// No PDF417 barcode could be found or decoded in the photo, nor a passport's MRZ.
     #[error(
-        "no barcode found; photograph the back of the card, flat and in focus, filling the frame"
+        "no barcode or passport zone found; photograph the back of the card, or the passport's photo page, flat and in focus, filling the frame"
     )]
     NoBarcode,
     /// A barcode was read, but it is not an AAMVA driver's license / ID card barcode.

@@ -46,7 +46,7 @@ pub struct Zone {
 
 impl Zone {
     /// Maps a point of the turned copy to the full photo.
-    pub fn to_full(&self, x: f32, y: f32) -> (f32, f32) {
+    pub fn to_full(self, x: f32, y: f32) -> (f32, f32) {
         let (s, c) = self.sin_cos;
         let (dx, dy) = (x - self.turned_centre.0, y - self.turned_centre.1);
         let u = c * dx + s * dy + self.centre.0;

@@ -138,8 +138,8 @@ fn align(g: &[Guess], text: &str) -> Vec<Option<char>> {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = 3 * i as u32;
     }
-    for j in 0..=m {
-        d[0][j] = 3 * j as u32;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = 3 * j as u32;
     }
     for i in 1..=n {
         for j in 1..=m {
