@@ -175,6 +175,11 @@ def main():
     ap.add_argument("--data", required=True, help="directory of imms gen persons")
     ap.add_argument("--imms", default="imms", help="the imms binary")
     ap.add_argument("--database", help="imms match run --database URL")
+    ap.add_argument(
+        "--imms-results",
+        help="score this R.csv of an earlier `imms match run` on the same files instead "
+        "of running imms again",
+    )
     ap.add_argument("--threshold", type=float, default=0.99)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
@@ -182,8 +187,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         imms_out = os.path.join(tmp, "imms.csv")
         splink_out = os.path.join(tmp, "splink.csv")
-        imms_s, imms_line = run_imms(args.imms, args.data, imms_out, args.database)
-        print(f"imms: {imms_line}", file=sys.stderr)
+        if args.imms_results:
+            imms_out, imms_s = args.imms_results, float("nan")
+        else:
+            imms_s, imms_line = run_imms(args.imms, args.data, imms_out, args.database)
+            print(f"imms: {imms_line}", file=sys.stderr)
         splink_s, trained_s = run_splink(
             args.data, splink_out, args.threshold, args.threads
         )

@@ -473,6 +473,11 @@ async fn load(store: &Store, path: &Path) -> anyhow::Result<HashMap<i64, String>
         }
     }
     bar.finish_and_clear();
+    // Fresh statistics, or PostgreSQL's planner guesses at a million new rows (seconds per
+    // query instead of milliseconds until autovacuum gets to them).
+    sqlx::query("ANALYZE")
+        .execute(store.database().pool())
+        .await?;
     if skipped > 0 {
         eprintln!("{skipped} person rows without a readable date of birth skipped");
     }
