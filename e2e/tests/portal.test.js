@@ -34,6 +34,7 @@ before(async () => {
     astrid: idPhoto('license', 'LINDQVIST', 'ASTRID', '1985-04-12', '2031-01-01', join(site.dir, 'astrid.jpg')),
     minor: idPhoto('license', 'LINDQVIST', 'ELSA', '2012-03-01', '2031-01-01', join(site.dir, 'minor.jpg')),
     expired: idPhoto('license', 'LINDQVIST', 'ASTRID', '1985-04-12', '2020-01-01', join(site.dir, 'expired.jpg')),
+    passport: idPhoto('passport', 'LINDQVIST', 'ASTRID', '1985-04-12', '2032-06-30', join(site.dir, 'passport.jpg')),
     noor: idPhoto('license', 'HADDAD', 'NOOR', '1979-09-30', '2030-05-05', join(site.dir, 'noor.jpg')),
   };
   await site.start();
@@ -143,6 +144,29 @@ test('with JavaScript off the whole flow still works (desktop)', async () => {
   const link = await page.locator('#open-record').getAttribute('href');
   const response = await context.request.get(`${site.base}${link}`);
   assert.equal(response.headers()['content-type'], 'application/pdf');
+  await context.close();
+});
+
+test('a US passport: the name is read from its machine-readable zone and the address typed in', async () => {
+  const context = await browser.newContext({ viewport: PHONE, bypassCSP: true });
+  const page = await context.newPage();
+  await page.goto(site.base);
+  await signIn(page, 'astrid.l');
+  await page.waitForURL(/\/upload$/);
+  await uploadPhoto(page, photos.passport);
+  assert.match(await page.locator('#name').innerText(), /ASTRID LINDQVIST/);
+  assert.equal(await page.getByLabel('Street address').first().inputValue(), '');
+  assert.match(await page.locator('#address-hint').innerText(), /passport/i);
+  await axe(page, 'search (passport)');
+  await shot(page, '3-search-passport');
+  await page.getByLabel('Street address').first().fill('77 Juniper Way');
+  await page.getByLabel('City').first().fill('Holland');
+  await page.getByLabel('State').first().fill('MI');
+  await page.getByLabel('ZIP code').first().fill('49423');
+  await page.getByRole('button', { name: 'Get my immunization record' }).click();
+  const link = await page.locator('#open-record').getAttribute('href');
+  const response = await context.request.get(`${site.base}${link}`);
+  assert.match(pdfText(await response.body()), /Lindqvist/);
   await context.close();
 });
 

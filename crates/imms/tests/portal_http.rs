@@ -14,6 +14,7 @@ use imms_db::Engine;
 use imms_idscan::testgen::aamva::AamvaCard;
 use imms_idscan::testgen::people::Person;
 use imms_idscan::testgen::photo::{pdf417_symbol, photo_of_symbol, Degradation};
+use imms_idscan::testgen::{passport, Passport};
 use imms_idscan::{DocumentKind, Sex};
 use rand::SeedableRng;
 
@@ -99,6 +100,28 @@ fn license_photo(
         &Degradation::clean(1400),
         &mut rng,
     )
+}
+
+/// A US passport's data page: no address on it.
+fn passport_photo(family: &str, first: &str, birth: NaiveDate, expiry: NaiveDate) -> Vec<u8> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let p = Passport {
+        person: Person {
+            family: family.into(),
+            first: first.into(),
+            middle: None,
+            suffix: None,
+            birth,
+            expiry,
+            sex: Sex::Female,
+            street: String::new(),
+            city: String::new(),
+            zip: String::new(),
+        },
+        number: "561234587".into(),
+        issuer: "USA",
+    };
+    passport::photo_of_passport(&p, &Degradation::clean(2000), &mut rng)
 }
 
 /// Signs in through the portal's button; returns the page the portal lands on.
@@ -299,6 +322,31 @@ async fn whole_flow(engine: Engine) {
         "the dose: {text}"
     );
     std::fs::remove_file(&file).unwrap();
+
+    // Her US passport: the name from the MRZ, the address typed in (a passport has none).
+    let form_pp = upload(
+        &mut b,
+        passport_photo("LINDQVIST", "ASTRID", date(1985, 4, 12), date(2032, 6, 30)),
+    )
+    .await;
+    assert_eq!(form_pp.status, 200, "{}", form_pp.body);
+    assert!(
+        form_pp.body.contains("ASTRID LINDQVIST"),
+        "{}",
+        form_pp.body
+    );
+    assert_eq!(
+        form_pp.field("street"),
+        "",
+        "nothing to prefill from a passport"
+    );
+    let found_pp = search(&mut b, &form_pp, "77 Juniper Way", "49423").await;
+    assert_eq!(found_pp.status, 200, "{}", found_pp.body);
+    assert!(
+        found_pp.body.contains("href=\"/record/"),
+        "{}",
+        found_pp.body
+    );
 
     // The link works only in this browser's session.
     let mut stranger = Browser::new(&server);
