@@ -1,15 +1,14 @@
 //! Finding the machine readable zone on a passport photo: two long, equal lines of text near
 //! each other, longer than any other line on the page.
 //!
-//! On a small copy of the photo, turned so that the text runs level (the page's tilt is the
-//! dominant edge orientation modulo 90°), ink is marked where a pixel is darker than its
-//! neighbourhood. In each row the longest stretch of ink with gaps no wider than a character
+//! On a small copy of the photo ink is marked where a pixel is darker than its
+//! neighbourhood; the mask is turned so that the text runs level (the angle that piles the
+//! ink into the sharpest rows, then a few degrees either way for a page in perspective). In
+//! each row the longest stretch of ink with gaps no wider than a character
 //! is measured; rows with a long stretch form bands, and the MRZ is the pair of thin,
 //! matching, adjacent bands with the longest lines.
 
 use image::GrayImage;
-
-use crate::deskew;
 
 /// The longest side of the copy the search works on.
 const SEARCH_SIDE: u32 = 1200;
@@ -59,31 +58,56 @@ impl Zone {
 pub fn find(gray: &GrayImage) -> Option<Zone> {
     let small = shrink(gray, SEARCH_SIDE);
     let scale = gray.width() as f32 / small.width() as f32;
-    let tilt = text_angle(&small);
+    let (w, h) = (small.width() as usize, small.height() as usize);
+    // One ink mask, turned for each angle tried (cheaper than turning the picture).
+    let ink = ink_mask(&small, (w.max(h) as f32 / 100.0).max(4.0) as u32);
+    let tilt = text_angle(&ink, w, h);
     // In perspective the two lines are not quite parallel to the page's average: a degree
-    // either way levels them enough for the row runs.
+    // or two either way levels them enough for the row runs.
     [0.0, -0.6, 0.6, -1.2, 1.2, -1.8, 1.8, -2.4, 2.4]
         .into_iter()
         .map(|d| tilt + d)
         .find_map(|deg| {
-            let turned = deskew::rotate(&small, -deg, mean(&small));
-            let lines = find_pair(&turned)?;
+            let (turned, tw, th) = turn_mask(&ink, w, h, -deg);
+            let lines = pair(&bands(&turned, tw, th))?;
             Some(Zone {
                 lines,
-                centre: (small.width() as f32 / 2.0, small.height() as f32 / 2.0),
-                turned_centre: (turned.width() as f32 / 2.0, turned.height() as f32 / 2.0),
+                centre: (w as f32 / 2.0, h as f32 / 2.0),
+                turned_centre: (tw as f32 / 2.0, th as f32 / 2.0),
                 sin_cos: (-deg).to_radians().sin_cos(),
                 scale,
             })
         })
 }
 
+/// `mask` (w x h) turned by `degrees` as [`crate::deskew::rotate`] turns a picture (same canvas),
+/// nearest neighbour.
+fn turn_mask(mask: &[bool], w: usize, h: usize, degrees: f32) -> (Vec<bool>, usize, usize) {
+    let (wf, hf) = (w as f32, h as f32);
+    let (s, c) = degrees.to_radians().sin_cos();
+    let nw = (wf * c.abs() + hf * s.abs()).ceil() as usize;
+    let nh = (wf * s.abs() + hf * c.abs()).ceil() as usize;
+    let (cx, cy) = (wf / 2.0, hf / 2.0);
+    let (ncx, ncy) = (nw as f32 / 2.0, nh as f32 / 2.0);
+    let mut out = vec![false; nw * nh];
+    for y in 0..nh {
+        let dy = y as f32 + 0.5 - ncy;
+        for x in 0..nw {
+            let dx = x as f32 + 0.5 - ncx;
+            let u = c * dx + s * dy + cx;
+            let v = -s * dx + c * dy + cy;
+            if u >= 0.0 && v >= 0.0 && u < wf && v < hf {
+                out[y * nw + x] = mask[v as usize * w + u as usize];
+            }
+        }
+    }
+    (out, nw, nh)
+}
+
 /// The direction of the page's lines of text, in degrees (y down): the angle whose
 /// projection of the ink piles it into the sharpest rows (largest sum of squared row counts).
 /// Near level or near upright (a photo taken sideways); the MRZ reader tells upside down.
-fn text_angle(img: &GrayImage) -> f32 {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let ink = ink_mask(img, (w.max(h) as f32 / 100.0).max(4.0) as u32);
+fn text_angle(ink: &[bool], w: usize, h: usize) -> f32 {
     let mut pts: Vec<(f32, f32)> = Vec::new();
     for y in 0..h {
         for x in 0..w {
@@ -135,11 +159,6 @@ fn shrink(img: &GrayImage, side: u32) -> GrayImage {
     )
 }
 
-fn mean(img: &GrayImage) -> u8 {
-    let n = img.as_raw().len().max(1) as u64;
-    (img.as_raw().iter().map(|&p| u64::from(p)).sum::<u64>() / n) as u8
-}
-
 /// Ink: darker than the mean of the surrounding `2r+1` square by a margin.
 pub fn ink_mask(img: &GrayImage, r: u32) -> Vec<bool> {
     let (w, h) = (img.width() as usize, img.height() as usize);
@@ -174,15 +193,9 @@ fn integral(img: &GrayImage) -> Vec<u64> {
     s
 }
 
-fn find_pair(img: &GrayImage) -> Option<[Band; 2]> {
-    pair(&bands(img))
-}
-
-/// Runs of rows holding a long line of ink.
-pub(super) fn bands(img: &GrayImage) -> Vec<Band> {
-    let (w, h) = (img.width() as usize, img.height() as usize);
+/// Runs of rows holding a long line of ink, in an ink mask `w` x `h`.
+fn bands(ink: &[bool], w: usize, h: usize) -> Vec<Band> {
     let side = w.max(h) as f32;
-    let ink = ink_mask(img, (side / 100.0).max(4.0) as u32);
     // Ink spread two rows up and down: a line a little off level still fills one row.
     let ink: Vec<bool> = (0..w * h)
         .map(|i| {
