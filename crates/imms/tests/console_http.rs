@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::Stdio;
-
 use common::browser::{Browser, Page};
 use common::{Server, Site};
 use imms_db::Engine;
@@ -15,42 +12,13 @@ use imms_db::Engine;
 const PASSWORD: &str = "copper meadow signal";
 
 fn add_account(site: &Site, user: &str, kind: &str) {
-    let mut args = vec![
-        "account",
-        "add",
-        "--user-id",
-        user,
-        "--email",
-        "staff@example.org",
-        "--type",
-        kind,
-        "--password-stdin",
-    ];
-    let mut stdin = format!("{PASSWORD}\n");
-    if kind == "citizen" {
-        args.push("--ssn-stdin");
-        stdin.push_str("123-45-6789\n");
-    }
-    let mut child = site
-        .command()
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let citizen = kind == "citizen";
+    let stdin = if citizen {
+        format!("{PASSWORD}\n123-45-6789\n")
+    } else {
+        format!("{PASSWORD}\n")
+    };
+    site.add_account(user, "staff@example.org", kind, &stdin, citizen);
 }
 
 fn add_staff(site: &Site, user: &str, org: &str, role: &str) {

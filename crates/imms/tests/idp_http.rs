@@ -4,8 +4,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::process::Stdio;
 
 use base64::Engine as _;
 use common::browser::{Browser, Page};
@@ -18,40 +16,7 @@ const SSN: &str = "123-45-6789";
 const EMAIL: &str = "astrid.lindqvist@example.org";
 
 fn add_account(site: &Site, user: &str, email: &str, kind: &str, stdin: &str, ssn: bool) {
-    let mut args = vec![
-        "account",
-        "add",
-        "--user-id",
-        user,
-        "--email",
-        email,
-        "--type",
-        kind,
-        "--password-stdin",
-    ];
-    if ssn {
-        args.push("--ssn-stdin");
-    }
-    let mut child = site
-        .command()
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    site.add_account(user, email, kind, stdin, ssn);
 }
 
 fn add_client(site: &Site, id: &str, public: bool) -> String {

@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::Stdio;
-
 use chrono::NaiveDate;
 use common::browser::{Browser, Page};
 use common::{Server, Site};
@@ -23,43 +20,11 @@ const PASSWORD: &str = "violet harbour lantern";
 const ID_ONLY_MIDDLE: &str = "QUILLON";
 
 fn add_account(site: &Site, user: &str, kind: &str, ssn: Option<&str>) {
-    let mut args = vec![
-        "account",
-        "add",
-        "--user-id",
-        user,
-        "--email",
-        "someone@example.org",
-        "--type",
-        kind,
-        "--password-stdin",
-    ];
-    let mut stdin = format!("{PASSWORD}\n");
-    if let Some(ssn) = ssn {
-        args.push("--ssn-stdin");
-        stdin.push_str(ssn);
-        stdin.push('\n');
-    }
-    let mut child = site
-        .command()
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdin = match ssn {
+        Some(ssn) => format!("{PASSWORD}\n{ssn}\n"),
+        None => format!("{PASSWORD}\n"),
+    };
+    site.add_account(user, "someone@example.org", kind, &stdin, ssn.is_some());
 }
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {

@@ -18,22 +18,34 @@ pub enum PersonCommand {
     },
 }
 
+/// The stored record of the person a facility knows by `FACILITY:MRN`; None (and a line on
+/// stderr) when there is no such person.
+pub async fn record_by_mrn(
+    app: &App,
+    mrn: &str,
+) -> anyhow::Result<Option<imms_registry::store::PersonRecord>> {
+    let (facility, value) = mrn
+        .split_once(':')
+        .ok_or_else(|| anyhow::anyhow!("--mrn takes FACILITY:MRN"))?;
+    let Some(id) = app.store().person_by_identifier(facility, value).await? else {
+        eprintln!("imms: no person with identifier {value} from facility {facility}");
+        return Ok(None);
+    };
+    let record = app
+        .store()
+        .person_record(id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("person {id} vanished"))?;
+    Ok(Some(record))
+}
+
 pub async fn run(config: Config, command: PersonCommand) -> anyhow::Result<std::process::ExitCode> {
     let app = App::open(config).await?;
     match command {
         PersonCommand::Show { mrn, json } => {
-            let (facility, value) = mrn
-                .split_once(':')
-                .ok_or_else(|| anyhow::anyhow!("--mrn takes FACILITY:MRN"))?;
-            let Some(id) = app.store().person_by_identifier(facility, value).await? else {
-                eprintln!("imms: no person with identifier {value} from facility {facility}");
+            let Some(record) = record_by_mrn(&app, &mrn).await? else {
                 return Ok(std::process::ExitCode::from(3));
             };
-            let record = app
-                .store()
-                .person_record(id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("person {id} vanished"))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&record)?);
             } else {

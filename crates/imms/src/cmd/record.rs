@@ -61,18 +61,9 @@ pub async fn run(config: Config, command: RecordCommand) -> anyhow::Result<std::
     let mrn = match &command {
         RecordCommand::Pdf { mrn, .. } | RecordCommand::Shc { mrn } => mrn.clone(),
     };
-    let (facility, value) = mrn
-        .split_once(':')
-        .ok_or_else(|| anyhow::anyhow!("--mrn takes FACILITY:MRN"))?;
-    let Some(id) = app.store().person_by_identifier(facility, value).await? else {
-        eprintln!("imms: no person with identifier {value} from facility {facility}");
+    let Some(record) = crate::cmd::person::record_by_mrn(&app, &mrn).await? else {
         return Ok(std::process::ExitCode::from(3));
     };
-    let record = app
-        .store()
-        .person_record(id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("person {id} vanished"))?;
     let names = app.store().facility_names().await?;
     let input = imms_registry::record_input::to_record_input_with_facilities(
         &record,

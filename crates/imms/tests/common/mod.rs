@@ -71,6 +71,46 @@ impl Site {
         )
     }
 
+    /// `imms account add`: `stdin` holds the password line (and the SSN line with `ssn`), as
+    /// an operator would pipe them in.
+    pub fn add_account(&self, user: &str, email: &str, kind: &str, stdin: &str, ssn: bool) {
+        use std::io::Write;
+        let mut args = vec![
+            "account",
+            "add",
+            "--user-id",
+            user,
+            "--email",
+            email,
+            "--type",
+            kind,
+            "--password-stdin",
+        ];
+        if ssn {
+            args.push("--ssn-stdin");
+        }
+        let mut child = self
+            .command()
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run imms account add");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("imms account add");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// `imms org add`: the facility's (user, password).
     pub fn add_org(&self, facility: &str) -> (String, String) {
         let (code, out, err) = self.run(&[
