@@ -749,18 +749,18 @@ impl Portal {
         ctx: &'c Ctx,
         csrf: &str,
         sealed: &str,
-    ) -> Result<(&'c Session, Identity), Response> {
+    ) -> Result<(&'c Session, Identity), Box<Response>> {
         let Some(session) = &ctx.session else {
-            return Err(self.sign_in_first(ctx));
+            return Err(Box::new(self.sign_in_first(ctx)));
         };
         if session.verify_csrf(csrf).is_err() {
-            return Err(self.message(
+            return Err(Box::new(self.message(
                 ctx,
                 StatusCode::FORBIDDEN,
                 "csrf",
                 Some("PORTAL-CSRF"),
                 Some(("/upload", "action.upload")),
-            ));
+            )));
         }
         match self.sealer.open::<Identity>(IDENTITY_PURPOSE, sealed) {
             Ok(id) if id.session == session.audit_id() => Ok((session, id)),
@@ -773,7 +773,11 @@ impl Portal {
                     action: Some(("/upload".into(), t.s("action.upload").to_string())),
                     geo_credit: false,
                 };
-                Err(pages::render(StatusCode::BAD_REQUEST, &page, true))
+                Err(Box::new(pages::render(
+                    StatusCode::BAD_REQUEST,
+                    &page,
+                    true,
+                )))
             }
         }
     }
@@ -814,7 +818,7 @@ async fn search_again(
 ) -> Response {
     let (session, identity) = match p.open_form(&ctx, &f.csrf, &f.identity) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let current = identity.address.clone().unwrap_or_default();
     search_form(
@@ -832,7 +836,7 @@ async fn search_again(
 async fn search(State(p): State<Arc<Portal>>, ctx: Ctx, Form(f): Form<SearchFields>) -> Response {
     let (session, identity) = match p.open_form(&ctx, &f.csrf, &f.identity) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = p.lang(&ctx);
     let current = address(&f.street, &f.city, &f.state, &f.zip);

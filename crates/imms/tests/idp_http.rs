@@ -813,10 +813,13 @@ fn start_with_env(site: &Site, env: &[(&str, &str)]) -> Server {
     Server::start_with_env(site, &[], env)
 }
 
+/// (recipients, message text) of every mail received.
+type Mails = std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>;
+
 /// A tiny SMTP server on loopback (mailin-embedded) that keeps every message it is given.
 #[derive(Clone, Default)]
 struct SmtpSink {
-    mails: std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>,
+    mails: Mails,
     to: Vec<String>,
     data: Vec<u8>,
 }
