@@ -43,35 +43,11 @@ async fn sign_in(b: &mut Browser, user: &str) -> Page {
 }
 
 async fn sign_in_at(b: &mut Browser, user: &str, path: &str) -> Page {
-    let start = b.get(path).await;
-    assert_eq!(start.status, 303, "{}", start.body);
-    let authorize = start.location.clone().unwrap();
-    assert!(authorize.contains("/idp/authorize?"), "{authorize}");
-    assert!(authorize.contains("client_id=imms-console"), "{authorize}");
-    let form = b.follow(start).await;
-    assert!(form.body.contains("User ID"), "{}", form.body);
-    let (csrf, req) = (form.field("csrf"), form.field("req"));
-    let done = b
-        .post(
-            "/idp/signin",
-            &[
-                ("csrf", &csrf),
-                ("req", &req),
-                ("user_id", user),
-                ("password", PASSWORD),
-            ],
-        )
+    let (authorize, page) = b
+        .sign_in_via_idp(path, user, PASSWORD, "/console/callback")
         .await;
-    assert_eq!(done.status, 303, "{}", done.body);
-    assert!(
-        done.location
-            .as_deref()
-            .unwrap()
-            .contains("/console/callback?"),
-        "{:?}",
-        done.location
-    );
-    b.follow(done).await
+    assert!(authorize.contains("client_id=imms-console"), "{authorize}");
+    page
 }
 
 /// A staff browser, signed in, with the CSRF token of its session.

@@ -91,32 +91,11 @@ fn passport_photo(family: &str, first: &str, birth: NaiveDate, expiry: NaiveDate
 
 /// Signs in through the portal's button; returns the page the portal lands on.
 async fn sign_in(b: &mut Browser, user: &str) -> Page {
-    let start = b.get("/signin").await;
-    assert_eq!(start.status, 303, "{}", start.body);
-    let authorize = start.location.clone().unwrap();
-    assert!(authorize.contains("/idp/authorize?"), "{authorize}");
-    assert!(authorize.contains("code_challenge_method=S256"), "PKCE");
-    let form = b.follow(start).await;
-    assert!(form.body.contains("User ID"), "{}", form.body);
-    let (csrf, req) = (form.field("csrf"), form.field("req"));
-    let done = b
-        .post(
-            "/idp/signin",
-            &[
-                ("csrf", &csrf),
-                ("req", &req),
-                ("user_id", user),
-                ("password", PASSWORD),
-            ],
-        )
+    let (authorize, page) = b
+        .sign_in_via_idp("/signin", user, PASSWORD, "/callback")
         .await;
-    assert_eq!(done.status, 303, "{}", done.body);
-    assert!(
-        done.location.as_deref().unwrap().contains("/callback?"),
-        "{:?}",
-        done.location
-    );
-    b.follow(done).await
+    assert!(authorize.contains("code_challenge_method=S256"), "PKCE");
+    page
 }
 
 async fn upload(b: &mut Browser, photo: Vec<u8>) -> Page {

@@ -167,4 +167,38 @@ impl Browser {
         }
         req.send().await.unwrap()
     }
+
+    /// Signs in from a relying party's sign-in link at the built-in identity provider: the
+    /// redirect to /idp/authorize, the provider's form, back through `callback` (a path
+    /// prefix). Returns the authorization URL the relying party built and the page it lands on.
+    pub async fn sign_in_via_idp(
+        &mut self,
+        start_path: &str,
+        user: &str,
+        password: &str,
+        callback: &str,
+    ) -> (String, Page) {
+        let start = self.get(start_path).await;
+        assert_eq!(start.status, 303, "{}", start.body);
+        let authorize = start.location.clone().unwrap();
+        assert!(authorize.contains("/idp/authorize?"), "{authorize}");
+        let form = self.follow(start).await;
+        assert!(form.body.contains("User ID"), "{}", form.body);
+        let (csrf, req) = (form.field("csrf"), form.field("req"));
+        let done = self
+            .post(
+                "/idp/signin",
+                &[
+                    ("csrf", &csrf),
+                    ("req", &req),
+                    ("user_id", user),
+                    ("password", password),
+                ],
+            )
+            .await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let back = done.location.clone().unwrap();
+        assert!(back.contains(&format!("{callback}?")), "{back}");
+        (authorize, self.follow(done).await)
+    }
 }
