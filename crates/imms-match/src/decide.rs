@@ -1,7 +1,10 @@
 //! The decision rule. A person is returned only when the best score passes the match
-//! threshold, beats the second best by a margin, and is corroborated by something besides
-//! name, date of birth and sex. Twins, a Jr and a Sr at one address and common-name clusters
-//! fail the margin unless the evidence separates them; everything else is "no unique match".
+//! threshold and beats the second best by a margin. Twins, a Jr and a Sr at one address and
+//! common-name clusters fail the margin unless the evidence separates them. A match that
+//! nothing besides name, date of birth and sex supports must pass a far higher threshold:
+//! a look-alike who is not in the registry looks exactly like it, so only a name rare
+//! enough that a namesake born the same day is implausible may carry it.
+//! Everything else is "no unique match".
 
 use serde::{Deserialize, Serialize};
 
@@ -18,8 +21,17 @@ pub struct Thresholds {
     pub margin: f64,
     /// Candidates scoring at least this (but not matched) are possible duplicates for staff.
     pub review_weight: f64,
-    /// Require an agreeing middle name, street or ZIP besides name, date of birth and sex.
+    /// Never answer on name, date of birth and sex alone, however rare the name: require an
+    /// agreeing middle name, street or ZIP (the strictest policy; off by default).
     pub require_corroboration: bool,
+    /// A match that nothing besides name, date of birth and sex supports must score at
+    /// least this (settings stored before it existed get the default).
+    #[serde(default = "default_uncorroborated_weight")]
+    pub uncorroborated_weight: f64,
+}
+
+fn default_uncorroborated_weight() -> f64 {
+    Thresholds::default().uncorroborated_weight
 }
 
 impl Default for Thresholds {
@@ -28,7 +40,8 @@ impl Default for Thresholds {
             match_weight: 20.0,
             margin: 8.0,
             review_weight: 12.0,
-            require_corroboration: true,
+            require_corroboration: false,
+            uncorroborated_weight: 36.0,
         }
     }
 }
@@ -51,7 +64,9 @@ pub fn decide(scored: &[Scored], t: &Thresholds) -> Decision {
         NoMatchReason::BelowThreshold
     } else if close_second.is_some() {
         NoMatchReason::Ambiguous
-    } else if t.require_corroboration && !best.corroborated() {
+    } else if !best.corroborated()
+        && (t.require_corroboration || best.score < t.uncorroborated_weight)
+    {
         NoMatchReason::NotCorroborated
     } else {
         return Decision::Unique {
@@ -78,6 +93,17 @@ mod tests {
     }
 
     #[test]
+    fn settings_stored_before_the_uncorroborated_weight_still_load() {
+        let old = r#"{"match_weight":20.0,"margin":8.0,"review_weight":12.0,"require_corroboration":true}"#;
+        let t: Thresholds = serde_json::from_str(old).unwrap();
+        assert!(t.require_corroboration);
+        assert_eq!(
+            t.uncorroborated_weight,
+            Thresholds::default().uncorroborated_weight
+        );
+    }
+
+    #[test]
     fn threshold_margin_and_corroboration() {
         let t = Thresholds::default();
         let no = |reason| Decision::NoUniqueMatch { reason };
@@ -91,7 +117,24 @@ mod tests {
             no(NoMatchReason::Ambiguous)
         );
         assert_eq!(
-            decide(&[s(1, 40.0, false)], &t),
+            decide(&[s(1, 30.0, false)], &t),
+            no(NoMatchReason::NotCorroborated)
+        );
+        // A rare full name with the exact date of birth carries a match alone, unless
+        // corroboration is required.
+        assert_eq!(
+            decide(&[s(1, 37.0, false)], &t),
+            Decision::Unique {
+                person_id: 1,
+                score: 37.0
+            }
+        );
+        let strict = Thresholds {
+            require_corroboration: true,
+            ..t
+        };
+        assert_eq!(
+            decide(&[s(1, 37.0, false)], &strict),
             no(NoMatchReason::NotCorroborated)
         );
         assert_eq!(

@@ -192,11 +192,16 @@ impl Scored {
         out
     }
 
-    /// Does something besides name, date of birth and sex agree (middle name, street or
-    /// ZIP)?
+    /// Does something besides name, date of birth and sex agree: the middle name, the
+    /// street, or the ZIP code with the surname (a ZIP holds thousands of people, so a
+    /// given name, a birth date and a ZIP shared by someone with another surname are
+    /// a coincidence a large registry meets, not a confirmation)?
     pub fn corroborated(&self) -> bool {
         let l = &self.comparison.levels;
-        l[MIDDLE].is_some_and(|v| v <= 1) || l[ADDRESS].is_some_and(|v| v <= 2)
+        let surname_agrees = l[FAMILY].is_some_and(|v| v <= 3);
+        l[MIDDLE].is_some_and(|v| v <= 1)
+            || l[ADDRESS].is_some_and(|v| v <= 1)
+            || (surname_agrees && l[ADDRESS] == Some(2))
     }
 }
 
@@ -265,9 +270,15 @@ pub fn compare(q: &Prepared, c: &Prepared) -> Comparison {
     out
 }
 
+/// The chance that two different persons at one street address share a surname: most
+/// housemates do. Once the street agrees, a shared surname is weighed against this, not
+/// against the surname's frequency, or one household would count twice.
+const SURNAME_U_AT_ONE_ADDRESS: f64 = 0.5;
+
 /// Total weight in bits of a comparison.
 pub fn weigh(cmp: &Comparison, params: &Params, tf: &TermFrequencies) -> f64 {
     let mut total = 0.0;
+    let same_street = cmp.levels[ADDRESS].is_some_and(|l| l <= 1);
     for (f, level) in cmp.levels.iter().enumerate() {
         let Some(l) = *level else { continue };
         let key = match f {
@@ -275,10 +286,14 @@ pub fn weigh(cmp: &Comparison, params: &Params, tf: &TermFrequencies) -> f64 {
             FAMILY if l == 0 => cmp.family_key.as_deref(),
             _ => None,
         };
-        total += match key {
-            Some(k) => (params.m[f][0] / tf.u(k, params.u[f][0])).log2(),
-            None => params.weight(f, l),
+        let mut u = match key {
+            Some(k) => tf.u(k, params.u[f][0]),
+            None => params.u[f][l as usize],
         };
+        if f == FAMILY && l == 0 && same_street {
+            u = u.max(SURNAME_U_AT_ONE_ADDRESS);
+        }
+        total += (params.m[f][l as usize] / u).log2();
     }
     total
 }
@@ -485,6 +500,20 @@ mod tests {
             assert!(p.weight(f, 0) > 0.0, "{}", FIELDS[f]);
             assert!(p.weight(f, (levels.len() - 1) as u8) < 0.0, "{}", FIELDS[f]);
         }
+    }
+
+    #[test]
+    fn housemates_share_a_surname_so_it_counts_once() {
+        let tf = TermFrequencies::default();
+        let p = Params::default();
+        let mut cmp = Comparison::default();
+        cmp.levels[FAMILY] = Some(0);
+        cmp.levels[ADDRESS] = Some(3);
+        let elsewhere = weigh(&cmp, &p, &tf) - p.weight(ADDRESS, 3);
+        cmp.levels[ADDRESS] = Some(0);
+        let at_one_address = weigh(&cmp, &p, &tf) - p.weight(ADDRESS, 0);
+        assert!(elsewhere > 8.0, "{elsewhere}");
+        assert!(at_one_address < 1.0, "{at_one_address}");
     }
 
     #[test]

@@ -15,12 +15,15 @@
 //! ZIP typos, spelled-out street suffixes. Some queries are for one twin, a Jr or a Sr, and
 //! some for *look-alikes who are not in the registry* (same name and date of birth
 //! elsewhere; a sibling or spouse at the same address; a near-miss date of birth): their
-//! truth is "no one", and any answer to them is a wrong-person answer.
+//! truth is "no one", and any answer to them is a wrong-person answer. A namesake is drawn
+//! with a chance in proportion to how common the name is, as coincidences happen in life:
+//! two "James Smith" born on one day are far likelier than two "Rosalind Quintero".
 //!
 //! The generator streams: persons come out one at a time (10 million fit in no memory
 //! budget otherwise), and the query sources are kept by reservoir sampling.
 
-use std::collections::HashMap;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap};
 
 use chrono::{Datelike, Duration, NaiveDate};
 use rand::rngs::StdRng;
@@ -139,6 +142,11 @@ impl Noise {
 const TWIN_SHARE: f64 = 0.05;
 const JRSR_SHARE: f64 = 0.05;
 const LOOKALIKE_SHARE: f64 = 0.15;
+/// Of the look-alikes, namesakes (same name, same or near date of birth, elsewhere); the
+/// rest are relatives at the registry person's address.
+const NAMESAKE_SHARE: f64 = 0.7;
+/// Of the namesakes, those with the very same date of birth (the rest: up to 40 days off).
+const SAME_DATE_SHARE: f64 = 5.0 / 7.0;
 
 /// The day ages are counted from, fixed so that a seed gives the same files on any day.
 fn reference_day() -> NaiveDate {
@@ -386,6 +394,9 @@ const CODAS: &[&str] = &[
 struct Table {
     names: Vec<String>,
     cumulative: Vec<f64>,
+    /// Each name's share of the people, for the namesake draw.
+    shares: HashMap<String, f64>,
+    rarest: f64,
 }
 
 impl Table {
@@ -408,14 +419,38 @@ impl Table {
             }
         }
         let mut acc = 0.0;
-        let cumulative = weights
+        let cumulative: Vec<f64> = weights
             .iter()
             .map(|w| {
                 acc += w;
                 acc
             })
             .collect();
-        Table { names, cumulative }
+        let total = acc.max(f64::MIN_POSITIVE);
+        let shares: HashMap<String, f64> = names
+            .iter()
+            .zip(&weights)
+            .map(|(n, w)| (n.clone(), w / total))
+            .collect();
+        let rarest = shares.values().copied().fold(1.0, f64::min);
+        Table {
+            names,
+            cumulative,
+            shares,
+            rarest,
+        }
+    }
+
+    /// The share of people with this name: a compound ("Garcia Lopez", "Garcia-Lopez")
+    /// is the product of its parts'; a name the table does not know counts as its rarest.
+    fn share(&self, name: &str) -> f64 {
+        if let Some(s) = self.shares.get(name) {
+            return *s;
+        }
+        name.split([' ', '-'])
+            .filter(|p| !p.is_empty())
+            .map(|p| self.shares.get(p).copied().unwrap_or(self.rarest))
+            .product()
     }
 
     fn pick(&self, rng: &mut StdRng) -> &str {
@@ -459,7 +494,10 @@ enum Case {
     Ordinary,
     Twin,
     JrSr,
-    LookAlike,
+    /// Someone else with the same name (look-alikes).
+    Namesake,
+    /// A relative at the same address (look-alikes).
+    Relative,
 }
 
 /// Reservoir sampling of `k` items.
@@ -491,6 +529,82 @@ impl Reservoir {
     }
 }
 
+/// Weighted reservoir sampling of `k` items (Efraimidis and Spirakis, A-Res): each item is
+/// kept with a chance in proportion to its weight.
+struct WeightedReservoir {
+    k: usize,
+    seen: u64,
+    heap: BinaryHeap<Reverse<Keyed>>,
+}
+
+/// An item with its sampling key `ln(r) / weight`; the `k` largest keys are kept.
+struct Keyed {
+    key: f64,
+    seq: u64,
+    record: Record,
+}
+
+impl PartialEq for Keyed {
+    fn eq(&self, other: &Keyed) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Keyed {}
+
+impl PartialOrd for Keyed {
+    fn partial_cmp(&self, other: &Keyed) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Keyed {
+    fn cmp(&self, other: &Keyed) -> Ordering {
+        self.key
+            .total_cmp(&other.key)
+            .then(self.seq.cmp(&other.seq))
+    }
+}
+
+impl WeightedReservoir {
+    fn new(k: usize) -> WeightedReservoir {
+        WeightedReservoir {
+            k,
+            seen: 0,
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    fn offer(&mut self, r: &Record, weight: f64, rng: &mut StdRng) {
+        self.seen += 1;
+        if self.k == 0 || weight <= 0.0 {
+            return;
+        }
+        // ln(r)/w rather than r^(1/w): the same order, without underflow for tiny weights.
+        let key = rng.gen::<f64>().max(f64::MIN_POSITIVE).ln() / weight;
+        if self.heap.len() < self.k {
+            self.heap.push(Reverse(Keyed {
+                key,
+                seq: self.seen,
+                record: r.clone(),
+            }));
+        } else if self.heap.peek().is_some_and(|Reverse(min)| key > min.key) {
+            self.heap.pop();
+            self.heap.push(Reverse(Keyed {
+                key,
+                seq: self.seen,
+                record: r.clone(),
+            }));
+        }
+    }
+
+    fn into_records(self) -> Vec<Record> {
+        let mut kept: Vec<Keyed> = self.heap.into_iter().map(|Reverse(k)| k).collect();
+        kept.sort_by_key(|k| k.seq);
+        kept.into_iter().map(|k| k.record).collect()
+    }
+}
+
 /// The generator; see the module documentation.
 pub struct Generator {
     rng: StdRng,
@@ -505,7 +619,8 @@ pub struct Generator {
     ordinary: Reservoir,
     twins: Reservoir,
     jrsr: Reservoir,
-    lookalike: Reservoir,
+    namesakes: WeightedReservoir,
+    relatives: Reservoir,
     noise: Noise,
     queries: usize,
     made_ids: u64,
@@ -569,6 +684,7 @@ impl Generator {
         let twins = ((queries as f64) * TWIN_SHARE).round() as usize;
         let jrsr = ((queries as f64) * JRSR_SHARE).round() as usize;
         let lookalike = ((queries as f64) * LOOKALIKE_SHARE).round() as usize;
+        let namesakes = ((lookalike as f64) * NAMESAKE_SHARE).round() as usize;
         let ordinary = queries.saturating_sub(twins + jrsr + lookalike);
         Generator {
             rng,
@@ -583,7 +699,8 @@ impl Generator {
             ordinary: Reservoir::new(ordinary),
             twins: Reservoir::new(twins),
             jrsr: Reservoir::new(jrsr),
-            lookalike: Reservoir::new(lookalike),
+            namesakes: WeightedReservoir::new(namesakes),
+            relatives: Reservoir::new(lookalike - namesakes),
             noise,
             queries,
             made_ids: 0,
@@ -758,10 +875,22 @@ impl Generator {
                 Case::JrSr => self.jrsr.offer(p, &mut self.rng),
                 _ => self.ordinary.offer(p, &mut self.rng),
             }
-            self.lookalike.offer(p, &mut self.rng);
+            let weight = self.name_share(p);
+            self.namesakes.offer(p, weight, &mut self.rng);
+            self.relatives.offer(p, &mut self.rng);
         }
         people.reverse();
         self.pending = people;
+    }
+
+    /// The share of people with `p`'s given name and surname: how likely a namesake is.
+    fn name_share(&self, p: &Record) -> f64 {
+        let given = if p.sex == "F" {
+            &self.female
+        } else {
+            &self.male
+        };
+        given.share(&p.given) * self.surnames.share(&p.family)
     }
 
     /// The queries and their truth, shuffled; call after the last person.
@@ -781,12 +910,19 @@ impl Generator {
                 Case::JrSr,
             ),
             (
-                std::mem::replace(&mut self.lookalike, Reservoir::new(0)),
-                Case::LookAlike,
+                std::mem::replace(&mut self.relatives, Reservoir::new(0)),
+                Case::Relative,
             ),
         ] {
             sources.extend(res.items.into_iter().map(|r| (r, case.clone())));
         }
+        let namesakes = std::mem::replace(&mut self.namesakes, WeightedReservoir::new(0));
+        sources.extend(
+            namesakes
+                .into_records()
+                .into_iter()
+                .map(|r| (r, Case::Namesake)),
+        );
         // Fewer twins or Jr/Sr than asked for (a small registry): ordinary queries instead
         // are not added, so the counts stay honest; the total may be below `queries`.
         let _ = self.queries;
@@ -797,10 +933,11 @@ impl Generator {
             .map(|(i, (source, case))| {
                 let query_id = format!("Q{:08}", i + 1);
                 let (mut q, person_id, kinds) = match case {
-                    Case::LookAlike => {
-                        let (q, kind) = self.look_alike(&source);
+                    Case::Namesake => {
+                        let (q, kind) = self.namesake(&source);
                         (q, None, vec![kind])
                     }
+                    Case::Relative => (self.relative(&source), None, vec!["look-alike-household"]),
                     case => {
                         let (q, mut kinds) = self.with_errors(&source);
                         match case {
@@ -939,50 +1076,45 @@ impl Generator {
         q.postal_code = a.zip;
     }
 
-    /// Someone who is not in the registry but looks like `p`.
-    fn look_alike(&mut self, p: &Record) -> (Record, &'static str) {
+    /// Someone else with `p`'s name, not in the registry, living elsewhere: born the same
+    /// day, or up to 40 days apart.
+    fn namesake(&mut self, p: &Record) -> (Record, &'static str) {
         let mut q = p.clone();
-        let r: f64 = self.rng.gen();
-        let kind = if r < 0.5 {
-            // Same name and date of birth, another person elsewhere (another ZIP code).
-            let a = self.address_outside(&p.postal_code);
-            q.street = a.street;
-            q.city = a.city;
-            q.state = a.state;
-            q.postal_code = a.zip;
-            q.middle = self.other_middle(&p.sex, &p.middle);
-            q.suffix.clear();
+        let kind = if self.rng.gen_bool(SAME_DATE_SHARE) {
             "look-alike"
-        } else if r < 0.8 {
-            // A sibling or spouse not in the registry: same surname and address.
-            let sex = if self.rng.gen_bool(0.5) { "F" } else { "M" };
-            q.sex = sex.into();
-            let mut given = self.given_name(sex);
-            while given == p.given {
-                given = self.given_name(sex);
-            }
-            q.given = given;
-            q.middle = self.other_middle(sex, &p.middle);
-            q.suffix.clear();
-            q.birth_date = self.birth(0, 80).format("%Y-%m-%d").to_string();
-            "look-alike-household"
         } else {
-            // Same name, a near-miss date of birth, another address.
             if let Ok(b) = NaiveDate::parse_from_str(&p.birth_date, "%Y-%m-%d") {
                 let d = b + Duration::days(
                     self.rng.gen_range(1..40) * [-1, 1][self.rng.gen_range(0..2)],
                 );
                 q.birth_date = d.format("%Y-%m-%d").to_string();
             }
-            let a = self.address_outside(&p.postal_code);
-            q.street = a.street;
-            q.city = a.city;
-            q.state = a.state;
-            q.postal_code = a.zip;
-            q.middle = self.other_middle(&p.sex, &p.middle);
             "look-alike-date"
         };
+        let a = self.address_outside(&p.postal_code);
+        q.street = a.street;
+        q.city = a.city;
+        q.state = a.state;
+        q.postal_code = a.zip;
+        q.middle = self.other_middle(&p.sex, &p.middle);
+        q.suffix.clear();
         (q, kind)
+    }
+
+    /// A sibling or spouse of `p` not in the registry: same surname and address.
+    fn relative(&mut self, p: &Record) -> Record {
+        let mut q = p.clone();
+        let sex = if self.rng.gen_bool(0.5) { "F" } else { "M" };
+        q.sex = sex.into();
+        let mut given = self.given_name(sex);
+        while given == p.given {
+            given = self.given_name(sex);
+        }
+        q.given = given;
+        q.middle = self.other_middle(sex, &p.middle);
+        q.suffix.clear();
+        q.birth_date = self.birth(0, 80).format("%Y-%m-%d").to_string();
+        q
     }
 
     fn other_middle(&mut self, sex: &str, not: &str) -> String {

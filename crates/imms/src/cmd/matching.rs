@@ -96,9 +96,13 @@ pub struct ThresholdArgs {
     margin: Option<f64>,
     #[arg(long)]
     review_weight: Option<f64>,
-    /// Require a middle name, street or ZIP to agree besides name, birth date and sex.
+    /// Never answer on name, birth date and sex alone: require a middle name, street or
+    /// ZIP to agree too, however rare the name.
     #[arg(long)]
     require_corroboration: Option<bool>,
+    /// The score a match on name, birth date and sex alone must reach.
+    #[arg(long)]
+    uncorroborated_weight: Option<f64>,
 }
 
 impl ThresholdArgs {
@@ -114,6 +118,9 @@ impl ThresholdArgs {
         }
         if let Some(v) = self.require_corroboration {
             t.require_corroboration = v;
+        }
+        if let Some(v) = self.uncorroborated_weight {
+            t.uncorroborated_weight = v;
         }
         t
     }
@@ -171,8 +178,8 @@ pub async fn run(config: Config, command: MatchCommand) -> anyhow::Result<std::p
                 }
             );
             println!(
-                "thresholds: match_weight={} margin={} review_weight={}",
-                t.match_weight, t.margin, t.review_weight
+                "thresholds: match_weight={} margin={} review_weight={} uncorroborated_weight={} require_corroboration={}",
+                t.match_weight, t.margin, t.review_weight, t.uncorroborated_weight, t.require_corroboration
             );
         }
     }
