@@ -4,9 +4,11 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use common::*;
-use imms_record::{Issuer, Lang, RecordInput};
+use imms_record::layout::{self, Op};
+use imms_record::{pdf, qr, Issuer, Lang, RecordInput};
 
 struct Made {
     _dir: tempfile::TempDir,
@@ -260,6 +262,86 @@ fn pdf_is_tagged_with_title_language_and_embedded_fonts() {
                 structure.contains(tag),
                 "no {tag} in the structure tree:\n{structure}"
             );
+        }
+    }
+}
+
+/// The QR code as printed is its matrix, module for module: the code's square rasterised at
+/// 600 dpi (about 8 pixels a module), each module's centre dark exactly where the matrix is,
+/// and the four-module quiet zone light. Stricter than a decoder, whose error correction
+/// would hide a few wrong modules.
+#[test]
+fn the_printed_qr_code_is_its_matrix_module_for_module() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let issuer = issuer(dir.path());
+    let input = many_doses(20);
+    let card = issuer.shc(&input).expect("card");
+    assert_eq!(card.len(), 1, "one QR code for 20 doses");
+    let matrix = Arc::new(qr::encode(&card[0]).expect("qr"));
+    let guide_url = issuer.guide_url();
+    let header = layout::Header {
+        authority: issuer.name(),
+        issued_on: date("2026-11-25"),
+        guide_url: &guide_url,
+    };
+    let laid = layout::lay_out(&input, Lang::En, &header, vec![matrix.clone()]);
+    let (x, y, side) = laid.pages[0]
+        .iter()
+        .find_map(|op| match op {
+            Op::Qr { x, y, side, .. } => Some((*x, *y, *side)),
+            _ => None,
+        })
+        .expect("a QR code on page 1");
+    let path = dir.path().join("record.pdf");
+    std::fs::write(&path, pdf::render(&laid).expect("pdf")).expect("write pdf");
+
+    let px = |pt: f32| pt * 600.0 / 72.0;
+    let (left, top, width) = (px(x) as usize, px(y) as usize, px(side) as usize + 2);
+    let prefix = dir.path().join("qr");
+    tool(
+        "pdftoppm",
+        &[
+            "-r",
+            "600",
+            "-gray",
+            "-singlefile",
+            "-x",
+            &left.to_string(),
+            "-y",
+            &top.to_string(),
+            "-W",
+            &width.to_string(),
+            "-H",
+            &width.to_string(),
+            &path.display().to_string(),
+            &prefix.display().to_string(),
+        ],
+    );
+    let pgm = std::fs::read(prefix.with_extension("pgm")).expect("pdftoppm's image");
+    let header: Vec<&[u8]> = pgm.splitn(5, |b| b.is_ascii_whitespace()).collect();
+    assert_eq!(header[0], b"P5", "a binary PGM");
+    let number = |b: &[u8]| -> usize {
+        std::str::from_utf8(b)
+            .expect("ascii")
+            .parse()
+            .expect("number")
+    };
+    let (w, h) = (number(header[1]), number(header[2]));
+    let pixels = header[4];
+    assert_eq!(pixels.len(), w * h);
+
+    let module = side / (matrix.size as f32 + 8.0);
+    let dark_at = |mx: i32, my: i32| {
+        let cx = px(x + (4.0 + mx as f32 + 0.5) * module) as usize - left;
+        let cy = px(y + (4.0 + my as f32 + 0.5) * module) as usize - top;
+        pixels[cy * w + cx] < 128
+    };
+    let size = matrix.size as i32;
+    for my in -4..size + 4 {
+        for mx in -4..size + 4 {
+            let inside = (0..size).contains(&mx) && (0..size).contains(&my);
+            let expected = inside && matrix.is_dark(mx as usize, my as usize);
+            assert_eq!(dark_at(mx, my), expected, "module ({mx}, {my})");
         }
     }
 }
