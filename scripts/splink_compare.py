@@ -23,6 +23,7 @@ import argparse
 import csv
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,7 +60,9 @@ def run_imms(imms, data, out, database):
         cmd += ["--database", database]
     started = time.time()
     done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return time.time() - started, done.stdout.strip().splitlines()[-1]
+    # The load time is on stderr ("persons=N load_s=S"), the look-up times on stdout.
+    load = [l for l in done.stderr.splitlines() if l.startswith("persons=")]
+    return time.time() - started, " ".join(load + done.stdout.strip().splitlines()[-1:])
 
 
 def run_splink(data, out, threshold, threads):
@@ -180,6 +183,10 @@ def main():
         help="score this R.csv of an earlier `imms match run` on the same files instead "
         "of running imms again",
     )
+    ap.add_argument(
+        "--keep",
+        help="copy both answer files here (imms.csv, splink.csv), e.g. to compare engines",
+    )
     ap.add_argument("--threshold", type=float, default=0.99)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
@@ -195,6 +202,10 @@ def main():
         splink_s, trained_s = run_splink(
             args.data, splink_out, args.threshold, args.threads
         )
+        if args.keep:
+            os.makedirs(args.keep, exist_ok=True)
+            shutil.copy(imms_out, os.path.join(args.keep, "imms.csv"))
+            shutil.copy(splink_out, os.path.join(args.keep, "splink.csv"))
         rows = [
             ("imms", score(truth, imms_out), imms_s),
             (

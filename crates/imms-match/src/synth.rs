@@ -1296,6 +1296,35 @@ mod tests {
     }
 
     #[test]
+    fn namesakes_have_common_names_as_coincidences_do() {
+        let mut g = Generator::new(4, 20_000, 2_000, Noise::default());
+        let common = |family: &str| SURNAMES.iter().any(|(n, _)| *n == family);
+        let (mut persons, mut common_persons) = (0, 0);
+        while let Some(p) = g.next_person() {
+            persons += 1;
+            common_persons += usize::from(common(&p.family));
+        }
+        let namesakes: Vec<Record> = g
+            .queries()
+            .into_iter()
+            .filter(|(_, t)| t.kind == "look-alike" || t.kind == "look-alike-date")
+            .map(|(q, _)| q)
+            .collect();
+        let common_namesakes = namesakes.iter().filter(|q| common(&q.family)).count();
+        // About one person in eight has a census-table surname; a namesake drawn by how
+        // common the name is has one far more often (a uniform draw: as often).
+        assert!(
+            common_persons * 5 < persons,
+            "{common_persons} of {persons}"
+        );
+        assert!(
+            common_namesakes * persons > 2 * common_persons * namesakes.len(),
+            "{common_namesakes} of {} namesakes, {common_persons} of {persons} persons",
+            namesakes.len()
+        );
+    }
+
+    #[test]
     fn errors_change_what_they_say() {
         let mut rng = StdRng::seed_from_u64(3);
         for _ in 0..100 {
