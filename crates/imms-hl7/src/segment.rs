@@ -129,12 +129,12 @@ impl<'a> Segment<'a> {
         }
     }
 
-    fn is_header(&self) -> bool {
+    pub(crate) fn is_header(&self) -> bool {
         is_header_id(self.id())
     }
 
     /// The text after the id: empty, or starting with the field separator.
-    fn body(&self) -> &'a str {
+    pub(crate) fn body(&self) -> &'a str {
         self.raw.get(3..).unwrap_or_default()
     }
 }

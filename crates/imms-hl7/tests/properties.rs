@@ -1,7 +1,9 @@
 //! Property tests: the parser never panics, escaping round-trips, and whatever the builder
 //! writes reads back the same.
 
-use imms_hl7::{encode, escape, parse, unescape, Delimiters, Message, SegmentBuilder};
+use imms_hl7::{
+    encode, escape, parse, unescape, Delimiters, IndexedSegment, Message, SegmentBuilder,
+};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -38,6 +40,15 @@ fn walk(m: &Message<'_>) -> usize {
             }
         }
         n += s.fields().count();
+        let indexed = IndexedSegment::new(s);
+        for i in (0..=s.field_count() + 2).chain([usize::MAX]) {
+            assert_eq!(
+                indexed.field(i).raw(),
+                s.field(i).raw(),
+                "field {i} of {}",
+                s.raw()
+            );
+        }
     }
     let _ = m.first("PID").map(|s| s.field(5).value());
     n += m.all("OBX").count();

@@ -4,9 +4,7 @@
 
 use chrono::NaiveDate;
 use imms_core::{CodeTables, CvxStatus, Immunization, Observation, ObservationKind, Refusal};
-use imms_hl7::{Field, Message, Segment};
-
-use super::fields::Indexed;
+use imms_hl7::{Component, Field, IndexedSegment, Segment};
 
 use super::hl7date::{parse_date, DateError};
 use crate::problem::{AppError, Condition, Location, Problem, Scope};
@@ -44,7 +42,7 @@ fn text(value: &str, max: usize) -> Option<String> {
     if v.is_empty() || v == "\"\"" {
         return None;
     }
-    if v.len() <= max && !v.chars().any(char::is_control) {
+    if v.len() <= max && !super::may_hold_control(v) {
         return Some(v.to_string());
     }
     let v: String = v.chars().filter(|c| !c.is_control()).take(max).collect();
@@ -54,12 +52,21 @@ fn text(value: &str, max: usize) -> Option<String> {
 /// A CE/CWE code in the given coding system: the identifier (component 1) when component 3
 /// names the system, else the alternate identifier (component 4) when component 6 does.
 /// A code sent without any system is taken as given.
-fn coded(field: Field<'_>, system: &str) -> Option<String> {
-    let c = |n| field.component(n).value().trim().to_string();
-    if c(3).eq_ignore_ascii_case(system) || (c(3).is_empty() && c(6).is_empty()) {
-        text(&c(1), 20)
-    } else if c(6).eq_ignore_ascii_case(system) {
-        text(&c(4), 20)
+fn coded<'a>(field: Field<'a>, system: &str) -> Option<String> {
+    // One walk over the components, reading only those needed.
+    let mut parts = field.rep(1).components();
+    let value = |c: Option<Component<'a>>| c.map(|c| c.value()).unwrap_or_default();
+    let identifier = parts.next();
+    let named_system = value(parts.nth(1));
+    let alternate = parts.next();
+    let alternate_system = value(parts.nth(1));
+    let (named_system, alternate_system) = (named_system.trim(), alternate_system.trim());
+    if named_system.eq_ignore_ascii_case(system)
+        || (named_system.is_empty() && alternate_system.is_empty())
+    {
+        text(&value(identifier), 20)
+    } else if alternate_system.eq_ignore_ascii_case(system) {
+        text(&value(alternate), 20)
     } else {
         None
     }
@@ -69,7 +76,7 @@ fn coded(field: Field<'_>, system: &str) -> Option<String> {
 /// walking it).
 #[derive(Clone)]
 struct Seg<'a> {
-    seg: Indexed<'a>,
+    seg: IndexedSegment<'a>,
     occurrence: usize,
 }
 
@@ -79,7 +86,7 @@ impl<'a> Seg<'a> {
     }
 
     fn id(&self) -> &'a str {
-        self.seg.segment.id()
+        self.seg.segment().id()
     }
 
     fn field(&self, n: usize) -> Field<'a> {
@@ -94,18 +101,18 @@ struct Group<'a> {
     obx: Vec<Seg<'a>>,
 }
 
-fn groups<'a>(message: &Message<'a>, problems: &mut Vec<Problem>) -> Vec<Group<'a>> {
+fn groups<'a>(segments: &[Segment<'a>], problems: &mut Vec<Problem>) -> Vec<Group<'a>> {
     let mut groups: Vec<Group<'a>> = Vec::new();
     let mut pending_orc: Option<Seg<'a>> = None;
     let (mut n_orc, mut n_rxa, mut n_rxr, mut n_obx) = (0, 0, 0, 0);
     let counted = |seg: Segment<'a>, n: &mut usize| {
         *n += 1;
         Seg {
-            seg: Indexed::new(seg),
+            seg: IndexedSegment::new(seg),
             occurrence: *n,
         }
     };
-    for seg in message.segments() {
+    for &seg in segments {
         let seg = match seg.id() {
             "ORC" => counted(seg, &mut n_orc),
             "RXA" => counted(seg, &mut n_rxa),
@@ -160,13 +167,13 @@ fn groups<'a>(message: &Message<'a>, problems: &mut Vec<Problem>) -> Vec<Group<'
 }
 
 pub fn read_doses(
-    message: &Message<'_>,
+    segments: &[Segment<'_>],
     codes: &CodeTables,
     birth_date: Option<NaiveDate>,
     today: NaiveDate,
     problems: &mut Vec<Problem>,
 ) -> Vec<DoseReport> {
-    groups(message, problems)
+    groups(segments, problems)
         .into_iter()
         .filter_map(|g| read_group(&g, codes, birth_date, today, problems))
         .collect()
@@ -265,9 +272,11 @@ fn read_group(
     };
 
     // RXA-20: completion status.
-    let status = match g.rxa.field(20).value().trim() {
-        "" => "CP".to_string(),
-        s @ ("CP" | "RE" | "NA" | "PA") => s.to_string(),
+    let status: &'static str = match g.rxa.field(20).value().trim() {
+        "" | "CP" => "CP",
+        "RE" => "RE",
+        "NA" => "NA",
+        "PA" => "PA",
         _ => {
             warn(
                 problems,
@@ -275,7 +284,7 @@ fn read_group(
                 Condition::TableValueNotFound,
                 "RXA-20 (completion status) must be CP, RE, NA or PA; taken as CP.",
             );
-            "CP".to_string()
+            "CP"
         }
     };
 
@@ -350,7 +359,8 @@ fn read_group(
     let mut funding_source = None;
     for obx in &g.obx {
         let oat = |field| Location::new("OBX", obx.occurrence(), field);
-        let loinc = obx.field(3).component(1).value().trim().to_string();
+        let loinc = obx.field(3).component(1).value();
+        let loinc = loinc.trim();
         if loinc.is_empty() {
             warn(
                 problems,
@@ -372,7 +382,7 @@ fn read_group(
             continue;
         }
         let value_system = text(&value.component(3).value(), 20).unwrap_or_default();
-        match loinc.as_str() {
+        match loinc {
             "64994-7" => {
                 if !codes.in_value_set("HL70064_IZ", &value_code) {
                     warn(
@@ -394,8 +404,8 @@ fn read_group(
         }
         let observed_date = parse_date(&obx.field(14).value()).ok();
         let obs = Observation {
-            kind: ObservationKind::from_loinc(&loinc),
-            loinc: text(&loinc, 20).unwrap_or_default(),
+            kind: ObservationKind::from_loinc(loinc),
+            loinc: text(loinc, 20).unwrap_or_default(),
             value_code,
             value_text: text(&value.component(2).value(), 200).unwrap_or_default(),
             value_system,
@@ -408,7 +418,7 @@ fn read_group(
         }
     }
 
-    let kind = match status.as_str() {
+    let kind = match status {
         "RE" => {
             let reason = g.rxa.field(18);
             let reason_code = text(&reason.component(1).value(), 20);
@@ -475,10 +485,9 @@ fn read_group(
                 }
             };
             let route = g.rxr.as_ref().and_then(|r| {
-                let f = r.field(1);
+                let f = r.field(1).rep(1);
                 let code = text(&f.component(1).value(), 20)?;
-                let system = f.component(3).value().trim().to_string();
-                if system.eq_ignore_ascii_case("NCIT") && !codes.in_value_set("NCIT", &code) {
+                if f.component(3).value().trim().eq_ignore_ascii_case("NCIT") && !codes.in_value_set("NCIT", &code) {
                     warn(problems, Location::new("RXR", r.occurrence(), 1), Condition::TableValueNotFound, "RXR-1 (route) is not an NCIT route code in the CDC value set; stored as sent.");
                 }
                 Some(code)
@@ -510,7 +519,7 @@ fn read_group(
                 site,
                 administering_facility: text(&facility.subcomponent_value(1), 50),
                 administering_provider: text(&g.rxa.field(10).component(1).value(), 50),
-                completion_status: status,
+                completion_status: status.to_string(),
                 vfc_eligibility,
                 funding_source,
                 observations: dose_observations,

@@ -5,14 +5,13 @@
 //! stored is decided by the problems' scopes (see [`crate::problem::Scope`]).
 
 mod dose;
-mod fields;
 mod header;
 pub mod hl7date;
 mod pid;
 
 use chrono::NaiveDate;
 use imms_core::{CodeTables, Person};
-use imms_hl7::Message;
+use imms_hl7::{IndexedSegment, Message, Segment};
 
 pub use dose::{Action, DoseKind, DoseReport};
 pub use header::Header;
@@ -40,6 +39,14 @@ impl Vxu {
     }
 }
 
+/// Whether `text` may hold a control character (`char::is_control`: U+0000–U+001F and
+/// U+007F–U+009F). A byte test, so plain text, by far the most common, is not decoded
+/// character by character; `true` only sends the caller to its exact (slower) path.
+fn may_hold_control(text: &str) -> bool {
+    // U+0080–U+009F are encoded as 0xC2 0x80–0x9F.
+    text.bytes().any(|b| b < 0x20 || b == 0x7F || b == 0xC2)
+}
+
 pub fn read_vxu(message: &Message<'_>, codes: &CodeTables, today: NaiveDate) -> Vxu {
     let (header, mut problems) = Header::read(message);
     if !problems.is_empty() {
@@ -50,9 +57,12 @@ pub fn read_vxu(message: &Message<'_>, codes: &CodeTables, today: NaiveDate) -> 
             problems,
         };
     }
-    let pids: Vec<_> = message.all("PID").collect();
-    let person = match pids.as_slice() {
-        [] => {
+    // One walk over the segments; the PID, NK1, PD1 and order-group readers pick theirs.
+    let segments: Vec<Segment<'_>> = message.segments().collect();
+    let with_id = |id: &'static str| segments.iter().filter(move |s| s.id() == id);
+    let mut pids = with_id("PID");
+    let person = match (pids.next(), pids.next().is_some()) {
+        (None, _) => {
             problems.push(Problem::new(
                 Location::new("PID", 1, 0),
                 Condition::SegmentSequence,
@@ -61,8 +71,8 @@ pub fn read_vxu(message: &Message<'_>, codes: &CodeTables, today: NaiveDate) -> 
             ));
             None
         }
-        [pid, rest @ ..] => {
-            if !rest.is_empty() {
+        (Some(pid), more) => {
+            if more {
                 problems.push(Problem::new(
                     Location::new("PID", 2, 0),
                     Condition::SegmentSequence,
@@ -70,8 +80,8 @@ pub fn read_vxu(message: &Message<'_>, codes: &CodeTables, today: NaiveDate) -> 
                     "A VXU is about one person: it may hold only one PID segment.",
                 ));
             }
-            if message
-                .segment(1)
+            if segments
+                .get(1)
                 .is_some_and(|s| s.id() != "PID" && s.id() != "SFT")
             {
                 problems.push(Problem::new(
@@ -81,10 +91,10 @@ pub fn read_vxu(message: &Message<'_>, codes: &CodeTables, today: NaiveDate) -> 
                     "PID should follow MSH (and any SFT) directly.",
                 ));
             }
-            let nk1: Vec<_> = message.all("NK1").map(fields::Indexed::new).collect();
+            let nk1: Vec<_> = with_id("NK1").copied().map(IndexedSegment::new).collect();
             pid::read_person(
-                fields::Indexed::new(*pid),
-                message.first("PD1").map(fields::Indexed::new),
+                IndexedSegment::new(*pid),
+                with_id("PD1").next().copied().map(IndexedSegment::new),
                 &nk1,
                 &header.facility_id,
                 codes,
@@ -102,7 +112,7 @@ pub fn read_vxu(message: &Message<'_>, codes: &CodeTables, today: NaiveDate) -> 
         };
     }
     let birth_date = person.as_ref().map(|p| p.birth_date);
-    let doses = dose::read_doses(message, codes, birth_date, today, &mut problems);
+    let doses = dose::read_doses(&segments, codes, birth_date, today, &mut problems);
     Vxu {
         header,
         person,

@@ -6,9 +6,7 @@ use chrono::NaiveDate;
 use imms_core::{
     Address, CodeTables, Identifier, NameType, NextOfKin, Pd1, Person, PersonName, Phone, Sex,
 };
-use imms_hl7::Field;
-
-use super::fields::Indexed;
+use imms_hl7::{Field, IndexedSegment as Indexed};
 
 use super::hl7date::{parse_date, DateError};
 use crate::problem::{AppError, Condition, Location, Problem, Scope};
@@ -23,7 +21,7 @@ fn clean(value: &str) -> String {
     if v == "\"\"" {
         return String::new();
     }
-    if v.len() <= MAX_TEXT && !v.chars().any(char::is_control) {
+    if v.len() <= MAX_TEXT && !super::may_hold_control(v) {
         return v.to_string();
     }
     v.chars()
@@ -247,16 +245,14 @@ pub fn read_person(
     // PID-13: phones (XTN-6 area code + XTN-7 local number, or XTN-1 as sent).
     let mut phones = Vec::new();
     for r in pid.field(13).repetitions() {
-        let joined = format!("{}{}", r.component(6).value(), r.component(7).value());
-        let digits = imms_core::normalize::digits(&joined);
-        let digits = if digits.is_empty() {
-            imms_core::normalize::digits(&r.component(1).value())
-        } else {
-            digits
-        };
+        let mut digits = phone_digits(&r.component(6).value(), &r.component(7).value());
+        if digits.is_empty() {
+            digits = imms_core::normalize::digits(&r.component(1).value());
+        }
         if digits.len() >= 7 {
+            digits.truncate(20);
             phones.push(Phone {
-                number: digits.chars().take(20).collect(),
+                number: digits,
                 use_code: clean(&r.component(2).value()),
             });
         }
@@ -325,15 +321,21 @@ fn read_nk1(nk1: &Indexed<'_>) -> Option<NextOfKin> {
         address_type: clean(&a.component(7).value()),
     };
     let phone = nk1.field(5).rep(1);
-    let digits = imms_core::normalize::digits(&format!(
-        "{}{}",
-        phone.component(6).value(),
-        phone.component(7).value()
-    ));
+    let mut digits = phone_digits(&phone.component(6).value(), &phone.component(7).value());
+    digits.truncate(20);
     Some(NextOfKin {
         name,
         relationship: clean(&nk1.field(3).component(1).value()),
         address: (!address.is_empty()).then_some(address),
-        phone: (digits.len() >= 7).then(|| digits.chars().take(20).collect()),
+        phone: (digits.len() >= 7).then_some(digits),
     })
+}
+
+/// The digits of an XTN area code and local number: `normalize::digits` of the two joined,
+/// without building the joined text first.
+fn phone_digits(area: &str, local: &str) -> String {
+    area.chars()
+        .chain(local.chars())
+        .filter(char::is_ascii_digit)
+        .collect()
 }
