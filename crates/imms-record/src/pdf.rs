@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU16;
+use std::sync::OnceLock;
 
 use krilla::color::rgb;
 use krilla::configure::{Accessibility, ConfigurationBuilder};
@@ -232,6 +233,21 @@ fn outline(laid: &Laid) -> Outline {
     outline
 }
 
+/// One of the two embedded fonts as krilla draws it, read once per process (krilla parses its
+/// tables when it is made) and shared by every record after.
+fn font(bold: bool) -> Result<Font, RecordError> {
+    static REGULAR: OnceLock<Option<Font>> = OnceLock::new();
+    static BOLD: OnceLock<Option<Font>> = OnceLock::new();
+    let (cell, data) = if bold {
+        (&BOLD, fonts::BOLD)
+    } else {
+        (&REGULAR, fonts::REGULAR)
+    };
+    cell.get_or_init(|| Font::new(data.into(), 0))
+        .clone()
+        .ok_or_else(|| RecordError::Pdf(format!("the embedded font (bold: {bold}) does not load")))
+}
+
 pub fn render(laid: &Laid) -> Result<Vec<u8>, RecordError> {
     let configuration = ConfigurationBuilder::new()
         .with_accessibility_validator(Accessibility::UA1)
@@ -242,10 +258,8 @@ pub fn render(laid: &Laid) -> Result<Vec<u8>, RecordError> {
         enable_tagging: true,
         ..Default::default()
     };
-    let regular = Font::new(fonts::REGULAR.into(), 0)
-        .ok_or_else(|| RecordError::Pdf("the embedded font does not load".into()))?;
-    let bold = Font::new(fonts::BOLD.into(), 0)
-        .ok_or_else(|| RecordError::Pdf("the embedded bold font does not load".into()))?;
+    let regular = font(false)?;
+    let bold = font(true)?;
     let mut doc = Document::new_with(settings);
     let mut ids = HashMap::new();
     for (p, ops) in laid.pages.iter().enumerate() {

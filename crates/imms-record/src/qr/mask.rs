@@ -214,73 +214,55 @@ fn masked(unmasked: &Bits, data: &Bits, ecl: QrCodeEcc, mask: u8) -> Bits {
     out
 }
 
-/// The last seven runs of a line, newest first, for the finder-like pattern rule: qrcodegen's
-/// `FinderPenalty`, with the line's ends counted as light border.
-struct RunHistory {
-    size: i32,
-    runs: [i32; 7],
-}
-
-impl RunHistory {
-    fn push(&mut self, mut run: i32) {
-        if self.runs[0] == 0 {
-            run += self.size;
-        }
-        self.runs.copy_within(0..6, 1);
-        self.runs[0] = run;
-    }
-
-    /// 1:1:3:1:1 dark-light-dark-light-dark with four light on one side: 0, 1 or 2 of them.
-    fn finder_like(&self) -> i32 {
-        let r = &self.runs;
-        let n = r[1];
-        let core = n > 0 && r[2] == n && r[3] == n * 3 && r[4] == n && r[5] == n;
-        i32::from(core && r[0] >= n * 4 && r[6] >= n)
-            + i32::from(core && r[6] >= n * 4 && r[0] >= n)
-    }
-}
-
-/// Rules 1 (runs of five or more) and 3 (finder-like patterns) along one row or column.
+/// Rules 1 (runs of five or more) and 3 (finder-like patterns) along one row or column, as
+/// qrcodegen counts them: the line's runs, alternating from light (the first may be empty),
+/// with light border added to the first and last light runs; a finder-like pattern is
+/// 1:1:3:1:1 dark-light-dark-light-dark with four times as much light on one side, counted
+/// at the end of each light run.
 fn line_penalty(line: u128, size: usize) -> i32 {
+    let mut runs = [0i32; MAX_SIZE + 2];
+    let mut count = 0;
     let mut penalty = 0;
-    let mut history = RunHistory {
-        size: size as i32,
-        runs: [0; 7],
-    };
-    let mut x = 0;
-    let mut dark = false;
-    loop {
+    let (mut x, mut dark) = (0, false);
+    while x < size {
         let same = if dark { line } else { !line } >> x;
         let run = (same.trailing_ones() as usize).min(size - x);
         if run >= 5 {
             penalty += PENALTY_N1 + (run as i32 - 5);
         }
+        runs[count] = run as i32;
+        count += 1;
         x += run;
-        if x >= size {
-            // The end of the line: qrcodegen's terminate_and_count.
-            let mut last = run as i32;
-            if dark {
-                history.push(last);
-                last = 0;
-            }
-            history.push(last + size as i32);
-            return penalty + history.finder_like() * PENALTY_N3;
-        }
-        history.push(run as i32);
-        if !dark {
-            penalty += history.finder_like() * PENALTY_N3;
-        }
         dark = !dark;
     }
+    if !dark {
+        // The line ended on a dark run: the border is a light run of its own.
+        count += 1;
+    }
+    let border = size as i32;
+    runs[0] += border;
+    runs[count - 1] += border;
+    let finder_like: i32 = (6..count)
+        .step_by(2)
+        .map(|i| {
+            let r = &runs[i - 6..=i];
+            let n = r[5];
+            let core = n > 0 && r[4] == n && r[3] == n * 3 && r[2] == n && r[1] == n;
+            i32::from(core && r[6] >= n * 4 && r[0] >= n)
+                + i32::from(core && r[0] >= n * 4 && r[6] >= n)
+        })
+        .sum();
+    penalty + finder_like * PENALTY_N3
 }
 
-/// qrcodegen's penalty score, the same number, from bits.
-fn penalty(code: &Bits) -> i32 {
+/// qrcodegen's penalty score, the same number, from bits; `None` as soon as it reaches
+/// `bound` (a later mask wins only with a lower score).
+fn penalty(code: &Bits, bound: i32) -> Option<i32> {
     let size = code.size;
-    let mut score = 0;
-    for i in 0..size {
-        score += line_penalty(code.rows[i], size) + line_penalty(code.cols[i], size);
-    }
+    // Rule 4: dark modules away from half.
+    let dark: i32 = code.rows.iter().map(|r| r.count_ones() as i32).sum();
+    let total = (size * size) as i32;
+    let mut score = (((dark * 20 - total * 10).abs() + total - 1) / total - 1) * PENALTY_N4;
     // Rule 2: 2×2 blocks of one colour.
     let left_of_last = (1u128 << (size - 1)) - 1;
     for y in 0..size - 1 {
@@ -289,11 +271,13 @@ fn penalty(code: &Bits) -> i32 {
         let blocks = same_down & (same_down >> 1) & !(a ^ (a >> 1)) & left_of_last;
         score += blocks.count_ones() as i32 * PENALTY_N2;
     }
-    // Rule 4: dark modules away from half.
-    let dark: i32 = code.rows.iter().map(|r| r.count_ones() as i32).sum();
-    let total = (size * size) as i32;
-    let k = ((dark * 20 - total * 10).abs() + total - 1) / total - 1;
-    score + k * PENALTY_N4
+    for i in 0..size {
+        if score >= bound {
+            return None;
+        }
+        score += line_penalty(code.rows[i], size) + line_penalty(code.cols[i], size);
+    }
+    (score < bound).then_some(score)
 }
 
 /// The mask (0–7) qrcodegen would choose for the code it drew as `under_mask_0` (mask 0):
@@ -320,10 +304,14 @@ pub fn best_mask(under_mask_0: &QrCode) -> Option<u8> {
         unmasked.cols[i] ^= mask0.cols[i] & data.cols[i];
     }
     let ecl = under_mask_0.error_correction_level();
-    (0..8u8)
-        .map(|mask| (penalty(&masked(&unmasked, &data, ecl, mask)), mask))
-        .min()
-        .map(|(_, mask)| mask)
+    let mut best: Option<(i32, u8)> = None;
+    for mask in 0..8u8 {
+        let bound = best.map_or(i32::MAX, |(score, _)| score);
+        if let Some(score) = penalty(&masked(&unmasked, &data, ecl, mask), bound) {
+            best = Some((score, mask));
+        }
+    }
+    best.map(|(_, mask)| mask)
 }
 
 #[cfg(test)]
