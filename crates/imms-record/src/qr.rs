@@ -23,33 +23,41 @@ impl QrMatrix {
 /// each merged with the same run in the rows below it. Together they cover exactly the dark
 /// modules, each once.
 pub fn rectangles(matrix: &QrMatrix) -> Vec<(usize, usize, usize, usize)> {
-    use std::collections::BTreeMap;
+    let size = matrix.size;
     let mut done = Vec::new();
-    // (start, end) of a run → (top row, height) of the rectangle still growing downwards.
-    let mut open: BTreeMap<(usize, usize), (usize, usize)> = BTreeMap::new();
-    for y in 0..=matrix.size {
-        let mut next = BTreeMap::new();
+    // Rectangles still growing downwards, `(start, end, top, height)`, in the order of `start`.
+    let mut open: Vec<(usize, usize, usize, usize)> = Vec::new();
+    let mut next = Vec::new();
+    let close =
+        |(start, end, top, height): (usize, usize, usize, usize)| (start, top, end - start, height);
+    for y in 0..=size {
+        let mut k = 0;
         let mut x = 0;
-        while y < matrix.size && x < matrix.size {
+        while y < size && x < size {
             if !matrix.is_dark(x, y) {
                 x += 1;
                 continue;
             }
             let start = x;
-            while x < matrix.size && matrix.is_dark(x, y) {
+            while x < size && matrix.is_dark(x, y) {
                 x += 1;
             }
-            let grown = match open.remove(&(start, x)) {
-                Some((top, height)) => (top, height + 1),
-                None => (y, 1),
-            };
-            next.insert((start, x), grown);
+            // Runs above that start further left cannot grow into this row any more.
+            while k < open.len() && open[k].0 < start {
+                done.push(close(open[k]));
+                k += 1;
+            }
+            match open.get(k) {
+                Some(&(s, e, top, height)) if (s, e) == (start, x) => {
+                    next.push((start, x, top, height + 1));
+                    k += 1;
+                }
+                _ => next.push((start, x, y, 1)),
+            }
         }
-        done.extend(
-            open.into_iter()
-                .map(|((start, end), (top, height))| (start, top, end - start, height)),
-        );
-        open = next;
+        done.extend(open[k..].iter().copied().map(close));
+        std::mem::swap(&mut open, &mut next);
+        next.clear();
     }
     done
 }

@@ -271,7 +271,7 @@ fn main() {
         &mut card,
         None,
     );
-    row("QR code(s) of the card (qrcodegen)", &mut qr_encode, None);
+    row("QR code(s) of the card (qrcodegen; mask scored on bits)", &mut qr_encode, None);
     row("layout (line breaking, pagination)", &mut lay_out, None);
     println!("card: {card_len} characters of shc:/ text");
 }
