@@ -28,6 +28,9 @@ pub enum BenchCommand {
         /// hl7apy is slow: it parses only this many of the messages.
         #[arg(long, default_value_t = 1_000)]
         hl7apy_count: usize,
+        /// Rounds of imms then the Python peers, alternated; the ratio is the median round's.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
     },
     /// Bulk import into a fresh database, beside raw INSERTs of the same rows.
     Import {
@@ -88,7 +91,8 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<std::process::ExitCode
             count,
             python,
             hl7apy_count,
-        } => hl7(count, &python, hl7apy_count),
+            rounds,
+        } => hl7(count, &python, hl7apy_count, rounds),
         BenchCommand::Import { count, engine } => import(count, engine.into()).await,
         BenchCommand::Portal {
             users,
@@ -105,43 +109,49 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<std::process::ExitCode
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-fn hl7(count: usize, python: &PathBuf, hl7apy_count: usize) -> anyhow::Result<()> {
-    let msgs = messages(count);
-    let bytes: usize = msgs.iter().map(String::len).sum();
-    let codes = CodeTables::embedded();
-    // Warm up, then time parse + full VXU validation on this one thread.
-    for m in msgs.iter().take(1000) {
-        std::hint::black_box(imms_registry::ingest::validate(&codes, m));
-    }
-    let start = Instant::now();
-    let mut accepted = 0;
-    for m in &msgs {
-        if imms_registry::ingest::validate(&codes, m).code == imms_registry::ack::AckCode::Accept {
-            accepted += 1;
-        }
-    }
-    let secs = start.elapsed().as_secs_f64();
-    let ours = count as f64 / secs;
-    let start = Instant::now();
-    for m in &msgs {
-        std::hint::black_box(imms_hl7::parse(m).map(|p| p.segments().count()).ok());
-    }
-    let parse_only = count as f64 / start.elapsed().as_secs_f64();
-    println!(
-        "{count} generated VXU, {:.1} MB, {accepted} valid",
-        bytes as f64 / 1e6
-    );
-    println!(
-        "{:<34} {:>14} {:>10} {:>10}",
-        "", "messages/s", "MB/s", "vs python-hl7"
-    );
+/// Wall-clock and on-CPU seconds of one timed run on this thread.
+struct Timing {
+    wall: f64,
+    cpu: Option<f64>,
+}
 
-    let dir = tempfile::tempdir()?;
-    let file = dir.path().join("bench.hl7");
-    std::fs::write(&file, msgs.join("\n"))?;
+fn timed(work: impl FnOnce()) -> Timing {
+    let (cpu, start) = (thread_cpu_seconds(), Instant::now());
+    work();
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = thread_cpu_seconds()
+        .zip(cpu)
+        .map(|(end, start)| end - start);
+    Timing { wall, cpu }
+}
+
+/// Time this thread has spent on a CPU (Linux schedstat, nanoseconds): on a loaded machine
+/// it shows the work done apart from the time spent waiting for a core.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(ns / 1e9)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.retain(|v| v.is_finite());
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// Runs bench/python_hl7.py on the same messages: rates per peer, wall and CPU.
+fn python_peers(
+    python: &PathBuf,
+    file: &std::path::Path,
+    hl7apy_count: usize,
+) -> anyhow::Result<serde_json::Value> {
     let out = std::process::Command::new(python)
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench/python_hl7.py"))
-        .arg(&file)
+        .arg(file)
         .arg(hl7apy_count.to_string())
         .output()
         .with_context(|| format!("running {} (create it: python3 -m venv .venv-bench && .venv-bench/bin/pip install -r bench/requirements.txt)", python.display()))?;
@@ -150,37 +160,100 @@ fn hl7(count: usize, python: &PathBuf, hl7apy_count: usize) -> anyhow::Result<()
         "python benchmark failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let peers: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    let py = peers["python-hl7"]["messages_per_second"]
-        .as_f64()
-        .unwrap_or(f64::NAN);
-    let mb = |rate: f64| rate * bytes as f64 / count as f64 / 1e6;
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn hl7(count: usize, python: &PathBuf, hl7apy_count: usize, rounds: usize) -> anyhow::Result<()> {
+    let msgs = messages(count);
+    let bytes: usize = msgs.iter().map(String::len).sum();
+    let codes = CodeTables::embedded();
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("bench.hl7");
+    std::fs::write(&file, msgs.join("\n"))?;
+    // Warm up, then alternate: imms (parse + full VXU validation, then parse alone) on this
+    // one thread, then the Python peers on the same messages, so that both sides see the
+    // same machine load in each round.
+    for m in msgs.iter().take(1000) {
+        std::hint::black_box(imms_registry::ingest::validate(&codes, m));
+    }
+    let rate = |t: &Timing| count as f64 / t.wall;
+    let cpu_rate = |t: &Timing| t.cpu.map_or(f64::NAN, |c| count as f64 / c);
+    let peer = |peers: &serde_json::Value, name: &str, key: &str| {
+        peers[name][key].as_f64().unwrap_or(f64::NAN)
+    };
+    let mut accepted = 0;
+    let (mut ours, mut ours_cpu, mut parse_only, mut py, mut py_cpu, mut apy) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut ratios, mut cpu_ratios) = (vec![], vec![]);
     println!(
-        "{:<34} {:>14.0} {:>10.1} {:>9.0}x",
-        "imms parse + VXU validation",
-        ours,
-        mb(ours),
-        ours / py
+        "{count} generated VXU, {:.1} MB; {rounds} rounds (messages/s, wall and on-CPU)",
+        bytes as f64 / 1e6
     );
-    println!(
-        "{:<34} {:>14.0} {:>10.1} {:>9.0}x",
-        "imms parse only",
-        parse_only,
-        mb(parse_only),
-        parse_only / py
-    );
-    for peer in ["python-hl7", "hl7apy"] {
-        let rate = peers[peer]["messages_per_second"]
-            .as_f64()
-            .unwrap_or(f64::NAN);
+    for round in 1..=rounds.max(1) {
+        let validated = timed(|| {
+            accepted = msgs
+                .iter()
+                .filter(|m| {
+                    imms_registry::ingest::validate(&codes, m).code
+                        == imms_registry::ack::AckCode::Accept
+                })
+                .count();
+        });
+        let parsed = timed(|| {
+            for m in &msgs {
+                std::hint::black_box(imms_hl7::parse(m).map(|p| p.segments().count()).ok());
+            }
+        });
+        let peers = python_peers(python, &file, hl7apy_count)?;
+        let (p, p_cpu) = (
+            peer(&peers, "python-hl7", "messages_per_second"),
+            peer(&peers, "python-hl7", "cpu_messages_per_second"),
+        );
         println!(
-            "{:<34} {:>14.0} {:>10.2} {:>9.2}x",
-            format!("{peer} parse + field reads"),
-            rate,
+            "round {round}: imms {:>8.0} (cpu {:>8.0})  python-hl7 {p:>5.0} (cpu {p_cpu:>5.0})  {:>5.1}x wall {:>5.1}x cpu",
+            rate(&validated),
+            cpu_rate(&validated),
+            rate(&validated) / p,
+            cpu_rate(&validated) / p_cpu
+        );
+        ratios.push(rate(&validated) / p);
+        cpu_ratios.push(cpu_rate(&validated) / p_cpu);
+        ours.push(rate(&validated));
+        ours_cpu.push(cpu_rate(&validated));
+        parse_only.push(rate(&parsed));
+        py.push(p);
+        py_cpu.push(p_cpu);
+        apy.push(peer(&peers, "hl7apy", "messages_per_second"));
+    }
+    let py = median(py);
+    let mb = |rate: f64| rate * bytes as f64 / count as f64 / 1e6;
+    println!("{accepted} of {count} valid. Medians over the rounds:");
+    println!(
+        "{:<34} {:>14} {:>10} {:>10}",
+        "", "messages/s", "MB/s", "vs python-hl7"
+    );
+    for (name, rate) in [
+        ("imms parse + VXU validation", median(ours)),
+        ("imms parse only", median(parse_only)),
+        ("python-hl7 parse + field reads", py),
+        ("hl7apy parse + field reads", median(apy)),
+    ] {
+        println!(
+            "{name:<34} {rate:>14.0} {:>10.2} {:>9.2}x",
             mb(rate),
             rate / py
         );
     }
+    println!(
+        "on-CPU: imms {:.0}, python-hl7 {:.0} messages/s",
+        median(ours_cpu),
+        median(py_cpu)
+    );
+    println!(
+        "parse + validate vs python-hl7, median of the rounds' ratios: {:.1}x wall, {:.1}x on-CPU",
+        median(ratios),
+        median(cpu_ratios)
+    );
     Ok(())
 }
 
