@@ -89,6 +89,10 @@ pub fn validate(codes: &CodeTables, raw: &str) -> Validation {
 /// Most messages stored by one commit.
 pub const MAX_GROUP: usize = 256;
 
+/// Messages a bulk import hands to [`Ingestor::process_batch`] at once: enough to fill
+/// every writer's groups.
+pub const IMPORT_CHUNK: usize = 2_048;
+
 /// Builds ACKs: our MSH, the message's MSH-10, an ERR per problem.
 struct AckMaker {
     registry_id: String,
@@ -198,6 +202,34 @@ fn parse_problem(e: &ParseError) -> Problem {
     )
 }
 
+/// Messages of a batch handed to the writers; see [`Ingestor::submit_batch`].
+pub struct Submitted {
+    #[allow(clippy::type_complexity)]
+    items: Vec<
+        Result<
+            (
+                (String, String),
+                oneshot::Receiver<Result<Stored, StoreError>>,
+            ),
+            IngestOutcome,
+        >,
+    >,
+}
+
+impl Submitted {
+    /// The answers, in input order, once every group holding them has committed.
+    pub async fn outcomes(self) -> Vec<Result<IngestOutcome, StoreError>> {
+        let mut results = Vec::with_capacity(self.items.len());
+        for item in self.items {
+            results.push(match item {
+                Err(outcome) => Ok(outcome),
+                Ok((ids, answer)) => Ingestor::stored_outcome(ids, answer).await,
+            });
+        }
+        results
+    }
+}
+
 /// What reading and checking decided before anything is stored.
 #[allow(clippy::large_enum_variant)]
 enum Checked {
@@ -207,14 +239,15 @@ enum Checked {
 }
 
 impl Ingestor {
-    /// Starts the writer tasks. SQLite has one writer at a time, so one task with large
-    /// groups; PostgreSQL writes in parallel and each statement is a network round trip, so
-    /// several tasks with smaller groups keep the server busy.
+    /// Starts the writer tasks. SQLite has one writer at a time, so one task; PostgreSQL
+    /// writes in parallel, so several tasks keep the server busy while one waits on a round
+    /// trip. A group costs about the same few statements whatever its size, so groups are
+    /// as large as what is waiting (live traffic makes small ones, an import large ones).
     /// Must be called inside a tokio runtime.
     pub fn new(store: Store, codes: Arc<CodeTables>, registry_id: impl Into<String>) -> Ingestor {
         let (writers, max_group) = match store.database().engine() {
             imms_db::Engine::Sqlite => (1, MAX_GROUP),
-            imms_db::Engine::Postgres => (8, 32),
+            imms_db::Engine::Postgres => (8, MAX_GROUP),
         };
         let acks = Arc::new(AckMaker {
             registry_id: registry_id.into(),
@@ -336,9 +369,17 @@ impl Ingestor {
         raws: &[&str],
         authority: Authority<'_>,
     ) -> Vec<Result<IngestOutcome, StoreError>> {
-        let mut pending = Vec::with_capacity(raws.len());
-        for raw in raws {
-            pending.push(match self.check(raw, authority) {
+        self.submit_batch(raws, authority).await.outcomes().await
+    }
+
+    /// Reads and checks every message, then queues the readable ones all at once (so a
+    /// writer finds a full group waiting); their answers come from [`Submitted::outcomes`].
+    /// An importer checks the next batch while the writers store this one.
+    pub async fn submit_batch(&self, raws: &[&str], authority: Authority<'_>) -> Submitted {
+        let checked: Vec<Checked> = raws.iter().map(|raw| self.check(raw, authority)).collect();
+        let mut items = Vec::with_capacity(checked.len());
+        for c in checked {
+            items.push(match c {
                 Checked::Answered(outcome) => Err(outcome),
                 Checked::ToStore(vxu) => {
                     let ids = (
@@ -349,14 +390,7 @@ impl Ingestor {
                 }
             });
         }
-        let mut results = Vec::with_capacity(pending.len());
-        for p in pending {
-            results.push(match p {
-                Err(outcome) => Ok(outcome),
-                Ok((ids, answer)) => Self::stored_outcome(ids, answer).await,
-            });
-        }
-        results
+        Submitted { items }
     }
 
     /// The answer for a store failure: AR with 207, so the sender knows to resend.

@@ -193,33 +193,8 @@ pub async fn ingest_once(
     Ok(stored)
 }
 
-/// Many messages in one transaction: one commit, one fsync, for the whole group. Errors
-/// are rare (a race with another node, a lost connection), so there is no savepoint per
-/// message, which would cost two more round trips each: the first error abandons the group
-/// (an outer `Err`), and the caller stores its messages one by one.
-pub async fn ingest_batch(
-    db: &Database,
-    vxus: &[&Vxu],
-    now: DateTime<Utc>,
-    make_ack: &super::MakeAck<'_>,
-) -> super::GroupResult {
-    let mut tx = db.pool().begin().await?;
-    let mut results = Vec::with_capacity(vxus.len());
-    for vxu in vxus {
-        let ack = |problems: &[Problem]| make_ack(vxu, problems);
-        match apply_message(&mut tx, db.engine(), vxu, now, &ack).await {
-            Ok(stored) => results.push(Ok(stored)),
-            Err(e) => {
-                tx.rollback().await?;
-                return Err(e);
-            }
-        }
-    }
-    tx.commit().await?;
-    Ok(results)
-}
-
-async fn apply_message(
+/// Stores one message inside an open transaction (a group's, or its own).
+pub(super) async fn apply_message(
     tx: &mut Tx<'_>,
     engine: imms_db::Engine,
     vxu: &Vxu,

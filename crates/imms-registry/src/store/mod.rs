@@ -10,12 +10,17 @@ mod apply;
 pub mod changes;
 pub mod corrections;
 mod facilities;
+mod group;
+mod group_plan;
+mod group_reads;
+mod group_write;
 pub mod history;
 pub(crate) mod link;
 pub mod lookup;
 pub mod match_keys;
 pub mod merge;
 pub mod record;
+pub mod rows;
 pub mod staff;
 
 use chrono::{DateTime, Utc};
@@ -26,6 +31,13 @@ use crate::problem::Problem;
 use crate::vxu::Vxu;
 
 pub use facilities::Credential;
+
+/// The matching engine's blocking and name-count keys stored for a new person with this
+/// message's data (the bench's raw-INSERT floor writes the same rows as ingest).
+pub fn match_keys_of(person_id: i64, person: &imms_core::Person) -> Vec<String> {
+    let profile = group_plan::profile_of(person_id, person);
+    imms_match::keys::person_keys(&imms_match::Prepared::from_profile(&profile))
+}
 
 /// Builds a message's answer from all its problems: (MSA-1, the ACK text).
 pub type MakeAck<'a> = dyn Fn(&Vxu, &[Problem]) -> (AckCode, String) + Sync + 'a;
@@ -114,15 +126,16 @@ impl Store {
         }
     }
 
-    /// Stores many readable messages in one transaction; see [`Store::ingest`]. An outer
-    /// `Err` means nothing of the batch was stored.
+    /// Stores many readable messages in one transaction, with a few set-based statements
+    /// for the whole group (see `group`); see [`Store::ingest`]. An outer `Err` means nothing
+    /// of the batch was stored.
     pub async fn ingest_batch(
         &self,
         vxus: &[&Vxu],
         now: DateTime<Utc>,
         make_ack: &MakeAck<'_>,
     ) -> GroupResult {
-        apply::ingest_batch(&self.db, vxus, now, make_ack).await
+        group::ingest_group(&self.db, vxus, now, make_ack).await
     }
 
     /// The answer stored for an earlier message with this facility and control id.

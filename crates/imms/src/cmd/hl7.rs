@@ -292,8 +292,6 @@ async fn send(
     })
 }
 
-const IMPORT_BATCH: usize = 500;
-
 async fn import(config: Config, paths: &[PathBuf]) -> anyhow::Result<std::process::ExitCode> {
     let app = App::open(config).await?;
     let files = collect_files(paths)?;
@@ -309,9 +307,10 @@ async fn import(config: Config, paths: &[PathBuf]) -> anyhow::Result<std::proces
             .expect("valid template"),
     );
     let (mut accepted, mut rejected, mut already) = (0usize, 0usize, 0usize);
-    for chunk in messages.chunks(IMPORT_BATCH) {
-        let raws: Vec<&str> = chunk.iter().map(|(_, _, m)| m.as_str()).collect();
-        let outcomes = app.ingestor.process_batch(&raws, Authority::Operator).await;
+    let mut report = |chunk: &[(String, usize, String)],
+                      outcomes: Vec<
+        Result<imms_registry::ingest::IngestOutcome, imms_registry::store::StoreError>,
+    >| {
         for ((file, n, _), outcome) in chunk.iter().zip(outcomes) {
             match outcome {
                 Ok(o) if o.stored => {
@@ -343,6 +342,18 @@ async fn import(config: Config, paths: &[PathBuf]) -> anyhow::Result<std::proces
             }
         }
         bar.inc(chunk.len() as u64);
+    };
+    // The next batch is read and checked while the writers store this one.
+    let mut in_flight = None;
+    for chunk in messages.chunks(imms_registry::ingest::IMPORT_CHUNK) {
+        let raws: Vec<&str> = chunk.iter().map(|(_, _, m)| m.as_str()).collect();
+        let submitted = app.ingestor.submit_batch(&raws, Authority::Operator).await;
+        if let Some((earlier_chunk, earlier)) = in_flight.replace((chunk, submitted)) {
+            report(earlier_chunk, earlier.outcomes().await);
+        }
+    }
+    if let Some((chunk, last)) = in_flight {
+        report(chunk, last.outcomes().await);
     }
     bar.finish_and_clear();
     if already > 0 {

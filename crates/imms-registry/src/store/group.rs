@@ -1,0 +1,341 @@
+//! Group commit with set-based writes: a group of messages stored in one transaction with a
+//! few statements for the whole group instead of a dozen or more per message.
+//!
+//! 1. [`Known::read`] reads what the group needs from the store in one go (earlier answers,
+//!    stored identifiers and order numbers, the matching engine's candidates).
+//! 2. Each message, in order, is decided in memory when it creates a new person that the
+//!    matching engine cannot link to anyone (the bulk of an import): its rows are planned as
+//!    the one-message path would write them, and the persons created earlier in the same
+//!    group are candidates too. Anything else (a known identifier, an update or delete of a
+//!    stored dose, a certain match, a message that depends on another of the group) goes
+//!    through the one-message path, after the rows planned so far are written, so it sees
+//!    them.
+//! 3. Planned rows are written with one multi-row INSERT per table.
+//!
+//! The outcome is what storing the messages one by one, in order, would give: the
+//! conformance suite checks that both ways leave the same rows.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use imms_db::{Database, Engine};
+use imms_match::{decide, keys, score, Decision, Prepared, TermFrequencies};
+use sqlx::{Any, Transaction};
+
+use super::group_plan::{new_person, profile_of, NewPerson};
+use super::group_reads::{IdentifierKey, Known, TF_CAP};
+use super::group_write::{stored, write_new_persons};
+use super::match_keys::MAX_CANDIDATES;
+use super::{apply, now_text, GroupResult, MakeAck, StoreError, Stored};
+use crate::problem::Problem;
+use crate::vxu::Vxu;
+
+/// Most possible duplicates queued for one new person (as `link::find`).
+const MAX_LOOK_ALIKES: usize = 10;
+
+pub async fn ingest_group(
+    db: &Database,
+    vxus: &[&Vxu],
+    now: DateTime<Utc>,
+    make_ack: &MakeAck<'_>,
+) -> GroupResult {
+    let mut tx = db.pool().begin().await?;
+    match store_group(&mut tx, db.engine(), vxus, now, make_ack).await {
+        Ok(results) => {
+            tx.commit().await?;
+            Ok(results.into_iter().map(Ok).collect())
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
+/// A person created by this group.
+struct InGroup {
+    /// Known once written.
+    id: Option<i64>,
+    prepared: Prepared,
+}
+
+/// What the group has done so far, beyond what [`Known`] read before it began.
+#[derive(Default)]
+struct GroupState {
+    control_ids: HashSet<(String, String)>,
+    identifiers: HashSet<IdentifierKey>,
+    orders: HashSet<(String, String)>,
+    persons: Vec<InGroup>,
+    /// Key → persons of this group holding it.
+    key_index: HashMap<String, Vec<usize>>,
+    /// Keys and persons written by the one-message path within this group: a later message
+    /// that would see them is stored by that path too.
+    touched_keys: HashSet<String>,
+    touched_persons: HashSet<i64>,
+    max_person_id: i64,
+}
+
+enum Route {
+    Duplicate(String, String),
+    /// A new person; look-alikes as in [`NewPerson::look_alikes`].
+    New(Vec<i64>),
+    OneByOne,
+}
+
+impl GroupState {
+    fn remember(&mut self, vxu: &Vxu) {
+        let h = &vxu.header;
+        self.control_ids
+            .insert((h.facility_id.clone(), h.control_id.clone()));
+        if let Some(p) = &vxu.person {
+            for id in &p.identifiers {
+                self.identifiers.insert((
+                    id.facility_id.clone(),
+                    id.id_type.clone(),
+                    id.value.clone(),
+                ));
+            }
+        }
+        for o in vxu
+            .doses
+            .iter()
+            .filter_map(|d| d.filler_order_number.as_ref())
+        {
+            self.orders.insert((h.facility_id.clone(), o.clone()));
+        }
+    }
+
+    fn route(&self, known: &Known, index: usize, vxu: &Vxu) -> Route {
+        let h = &vxu.header;
+        let message_key = (h.facility_id.clone(), h.control_id.clone());
+        if let Some((ack, code)) = known.previous.get(&message_key) {
+            return Route::Duplicate(ack.clone(), code.clone());
+        }
+        let Some(person) = &vxu.person else {
+            return Route::OneByOne;
+        };
+        if self.control_ids.contains(&message_key) {
+            return Route::OneByOne;
+        }
+        let known_identifier = person.identifiers.iter().any(|id| {
+            let key = (id.facility_id.clone(), id.id_type.clone(), id.value.clone());
+            known.identifiers.contains(&key) || self.identifiers.contains(&key)
+        });
+        if known_identifier {
+            return Route::OneByOne;
+        }
+        let mut orders = HashSet::new();
+        for o in vxu
+            .doses
+            .iter()
+            .filter_map(|d| d.filler_order_number.as_ref())
+        {
+            let key = (h.facility_id.clone(), o.clone());
+            if !orders.insert(o) || known.orders.contains(&key) || self.orders.contains(&key) {
+                return Route::OneByOne;
+            }
+        }
+        let Some((query, stored_candidates)) = known.queries.get(&index) else {
+            // The matching engine cannot look for this person: a new person, alone.
+            return Route::New(Vec::new());
+        };
+        if query
+            .keys
+            .iter()
+            .chain(&query.tf_keys)
+            .any(|k| self.touched_keys.contains(k))
+            || stored_candidates
+                .iter()
+                .any(|(id, _)| self.touched_persons.contains(id))
+        {
+            return Route::OneByOne;
+        }
+        // This group's persons sharing keys with the query.
+        let mut group_hits: HashMap<usize, i64> = HashMap::new();
+        for k in &query.keys {
+            for &slot in self.key_index.get(k).into_iter().flatten() {
+                *group_hits.entry(slot).or_default() += 1;
+            }
+        }
+        if group_hits.keys().any(|&slot| {
+            self.persons[slot]
+                .id
+                .is_some_and(|id| self.touched_persons.contains(&id))
+        }) {
+            return Route::OneByOne;
+        }
+        // Most shared keys first, then the older person, as `match_keys::candidate_ids`;
+        // this group's persons are newer than every stored one.
+        let mut ranked: Vec<(i64, i64, Option<usize>)> = stored_candidates
+            .iter()
+            .map(|&(id, hits)| (hits, id, None))
+            .collect();
+        ranked.extend(
+            group_hits
+                .iter()
+                .map(|(&slot, &hits)| (hits, i64::MAX / 2 + slot as i64, Some(slot))),
+        );
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.truncate(MAX_CANDIDATES);
+        if ranked.is_empty() {
+            return Route::New(Vec::new());
+        }
+        ranked.sort_by_key(|r| r.1);
+        let candidates: Vec<Prepared> = ranked
+            .iter()
+            .filter_map(|&(_, id, slot)| match slot {
+                None => known.profiles.get(&id).map(Prepared::from_profile),
+                Some(slot) => {
+                    let mut p = self.persons[slot].prepared.clone();
+                    p.person_id = provisional_id(slot);
+                    Some(p)
+                }
+            })
+            .collect();
+        let unwritten = self.persons.iter().filter(|p| p.id.is_none()).count() as i64;
+        let tf = TermFrequencies {
+            total: (known.max_person_id.max(self.max_person_id) + unwritten) as f64,
+            counts: query
+                .tf_keys
+                .iter()
+                .map(|k| {
+                    let stored = known.name_counts.get(k).copied().unwrap_or(0);
+                    let here = self.key_index.get(k).map_or(0, Vec::len) as i64;
+                    (k.clone(), (stored + here).min(TF_CAP))
+                })
+                .collect(),
+        };
+        let settings = &known.settings;
+        let scored = score::score_all(&query.prepared, &candidates, &settings.params, &tf);
+        match decide(&scored, &settings.thresholds) {
+            // A certain match may link: the one-message path decides, with every check.
+            Decision::Unique { .. } => Route::OneByOne,
+            _ => Route::New(
+                scored
+                    .iter()
+                    .filter(|s| s.score >= settings.thresholds.review_weight)
+                    .take(MAX_LOOK_ALIKES)
+                    .map(|s| s.person_id)
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A new person planned by the group.
+    fn add_person(&mut self, vxu: &Vxu) -> usize {
+        let slot = self.persons.len();
+        if let Some(person) = &vxu.person {
+            let prepared = Prepared::from_profile(&profile_of(provisional_id(slot), person));
+            for k in keys::person_keys(&prepared) {
+                self.key_index.entry(k).or_default().push(slot);
+            }
+            self.persons.push(InGroup { id: None, prepared });
+        }
+        slot
+    }
+
+    fn touched(&mut self, vxu: &Vxu, stored: &Stored) {
+        if let (Some(person), Stored::Applied { person_id, .. }) = (&vxu.person, stored) {
+            let prepared = Prepared::from_profile(&profile_of(*person_id, person));
+            self.touched_keys.extend(keys::person_keys(&prepared));
+            self.touched_persons.insert(*person_id);
+            self.max_person_id = self.max_person_id.max(*person_id);
+        }
+    }
+
+    /// The stored id of a look-alike: itself, or the id its group slot got.
+    fn resolve(&self, id: i64) -> Option<i64> {
+        if id > 0 {
+            return Some(id);
+        }
+        self.persons
+            .get(usize::try_from(-id - 1).ok()?)
+            .and_then(|p| p.id)
+    }
+}
+
+/// The id a person of this group goes by until written.
+fn provisional_id(slot: usize) -> i64 {
+    -(slot as i64) - 1
+}
+
+async fn store_group(
+    tx: &mut Transaction<'_, Any>,
+    engine: Engine,
+    vxus: &[&Vxu],
+    now: DateTime<Utc>,
+    make_ack: &MakeAck<'_>,
+) -> Result<Vec<Stored>, StoreError> {
+    let known = Known::read(tx, engine, vxus).await?;
+    let now_text = now_text(now);
+    let mut state = GroupState {
+        max_person_id: known.max_person_id,
+        ..Default::default()
+    };
+    let mut results: Vec<Option<Stored>> = vec![None; vxus.len()];
+    let mut planned: Vec<(usize, NewPerson<'_>)> = Vec::new();
+    for (index, vxu) in vxus.iter().copied().enumerate() {
+        let ack = |problems: &[Problem]| make_ack(vxu, problems);
+        match state.route(&known, index, vxu) {
+            Route::Duplicate(ack, code) => {
+                results[index] = Some(Stored::Duplicate { ack, code });
+            }
+            Route::New(look_alikes) => {
+                let slot = state.add_person(vxu);
+                if let Some(person) = &vxu.person {
+                    planned.push((index, new_person(vxu, person, look_alikes, slot, &ack)));
+                }
+                state.remember(vxu);
+            }
+            Route::OneByOne => {
+                write_planned(tx, &mut planned, &mut state, &mut results, &now_text).await?;
+                let stored = apply::apply_message(tx, engine, vxu, now, &ack).await?;
+                state.touched(vxu, &stored);
+                state.remember(vxu);
+                results[index] = Some(stored);
+            }
+        }
+    }
+    write_planned(tx, &mut planned, &mut state, &mut results, &now_text).await?;
+    results
+        .into_iter()
+        .map(|r| {
+            r.ok_or_else(|| StoreError::Conflict("a message of the group was not stored".into()))
+        })
+        .collect()
+}
+
+/// Writes the new persons planned so far and records their answers.
+async fn write_planned(
+    tx: &mut Transaction<'_, Any>,
+    planned: &mut Vec<(usize, NewPerson<'_>)>,
+    state: &mut GroupState,
+    results: &mut [Option<Stored>],
+    now: &str,
+) -> Result<(), StoreError> {
+    if planned.is_empty() {
+        return Ok(());
+    }
+    let (indexes, plans): (Vec<usize>, Vec<NewPerson<'_>>) =
+        std::mem::take(planned).into_iter().unzip();
+    let first_slot = plans[0].slot;
+    let resolve = |id: i64, written: &[i64]| -> Option<i64> {
+        if id > 0 {
+            return Some(id);
+        }
+        let slot = usize::try_from(-id - 1).ok()?;
+        match slot.checked_sub(first_slot) {
+            Some(i) if i < written.len() => Some(written[i]),
+            _ => state.resolve(id),
+        }
+    };
+    let ids = write_new_persons(tx, &plans, now, &resolve).await?;
+    for ((index, plan), id) in indexes.into_iter().zip(&plans).zip(ids) {
+        results[index] = Some(stored(plan, id));
+        if let Some(p) = state.persons.get_mut(plan.slot) {
+            p.id = Some(id);
+        }
+        state.max_person_id = state.max_person_id.max(id);
+    }
+    Ok(())
+}

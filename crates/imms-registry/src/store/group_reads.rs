@@ -1,0 +1,417 @@
+//! Everything a group of messages needs to know from the store, read with a handful of
+//! statements for the whole group before anything is written: earlier answers, identifiers
+//! and order numbers already stored, and the matching engine's candidates, name counts and
+//! profiles for every person the group may create.
+
+use std::collections::{HashMap, HashSet};
+
+use imms_core::Person;
+use imms_db::Engine;
+use imms_match::{keys, Prepared, Profile, ProfileName, QueryAddress};
+use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
+
+use super::match_keys::{self, Settings, MAX_CANDIDATES};
+use super::rows::Placeholders;
+use super::StoreError;
+use crate::vxu::Vxu;
+
+/// Items per IN list or VALUES list of one read.
+const READ_CHUNK: usize = 5_000;
+/// Name counts stop at this, as in [`match_keys::name_count`].
+pub(crate) const TF_CAP: i64 = 5000;
+
+/// (facility, id type, value)
+pub(crate) type IdentifierKey = (String, String, String);
+
+/// The matching view of a message's person, when the engine can look for it.
+pub(crate) struct MatchQuery {
+    pub prepared: Prepared,
+    pub keys: Vec<String>,
+    pub tf_keys: Vec<String>,
+}
+
+impl MatchQuery {
+    pub(crate) fn of(person: &Person) -> Option<MatchQuery> {
+        let query = match_keys::query_from_person(person)?;
+        if query.check().is_err() {
+            return None;
+        }
+        let prepared = Prepared::from_query(&query);
+        let keys = keys::query_keys(&prepared);
+        let tf_keys = tf_keys(&prepared);
+        Some(MatchQuery {
+            prepared,
+            keys,
+            tf_keys,
+        })
+    }
+}
+
+/// The name-count keys of a query: its given names and surnames (as the matcher reads them).
+fn tf_keys(q: &Prepared) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in q.names.iter().chain(&q.former_families) {
+        if !n.family.is_empty() {
+            out.push(keys::family_tf_key(n));
+        }
+        if !n.given.is_empty() {
+            out.push(keys::given_tf_key(n));
+        }
+    }
+    out
+}
+
+/// What the store held for a group when the group began.
+#[derive(Default)]
+pub(crate) struct Known {
+    /// (facility, control id) → (ACK, MSA-1) of messages stored before.
+    pub previous: HashMap<(String, String), (String, String)>,
+    pub identifiers: HashSet<IdentifierKey>,
+    /// (facility, filler order number) of stored doses.
+    pub orders: HashSet<(String, String)>,
+    /// Per message (by index in the group): its query and the stored persons sharing the
+    /// most keys with it, as (person id, keys shared), most shared first.
+    pub queries: HashMap<usize, (MatchQuery, Vec<(i64, i64)>)>,
+    pub profiles: HashMap<i64, Profile>,
+    /// Name counts (capped at [`TF_CAP`]).
+    pub name_counts: HashMap<String, i64>,
+    /// The highest person id (the matcher's estimate of the number of persons).
+    pub max_person_id: i64,
+    pub settings: Settings,
+}
+
+impl Known {
+    pub(crate) async fn read(
+        conn: &mut AnyConnection,
+        engine: Engine,
+        vxus: &[&Vxu],
+    ) -> Result<Known, StoreError> {
+        let mut known = Known {
+            previous: previous_answers(conn, vxus).await?,
+            identifiers: stored_identifiers(conn, vxus).await?,
+            orders: stored_orders(conn, vxus).await?,
+            ..Default::default()
+        };
+        // Persons the group may create: no identifier of theirs is stored yet.
+        let unknown: Vec<(usize, &Person)> = vxus
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.person.as_ref().map(|p| (i, p)))
+            .filter(|(_, p)| {
+                !p.identifiers.iter().any(|id| {
+                    known.identifiers.contains(&(
+                        id.facility_id.clone(),
+                        id.id_type.clone(),
+                        id.value.clone(),
+                    ))
+                })
+            })
+            .collect();
+        if unknown.is_empty() {
+            return Ok(known);
+        }
+        if engine == Engine::Postgres {
+            lock_birth_dates(conn, unknown.iter().map(|(_, p)| p)).await?;
+        }
+        let queries: Vec<(usize, MatchQuery)> = unknown
+            .iter()
+            .filter_map(|(i, p)| MatchQuery::of(p).map(|q| (*i, q)))
+            .collect();
+        if queries.is_empty() {
+            return Ok(known);
+        }
+        let mut found = candidates(conn, &queries).await?;
+        let mut ids: Vec<i64> = found.values().flatten().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(READ_CHUNK) {
+            profiles(conn, chunk, &mut known.profiles).await?;
+        }
+        let mut tf: Vec<&String> = queries.iter().flat_map(|(_, q)| &q.tf_keys).collect();
+        tf.sort_unstable();
+        tf.dedup();
+        known.name_counts = name_counts(conn, &tf).await?;
+        let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM persons")
+            .fetch_one(&mut *conn)
+            .await?;
+        known.max_person_id = max.unwrap_or(0);
+        known.settings = match_keys::load_settings(conn).await?;
+        known.queries = queries
+            .into_iter()
+            .map(|(i, q)| (i, (q, found.remove(&i).unwrap_or_default())))
+            .collect();
+        Ok(known)
+    }
+}
+
+/// Groups items by a key, keeping the order of first appearance.
+fn grouped<K: Eq + std::hash::Hash + Clone, V>(
+    items: impl Iterator<Item = (K, V)>,
+) -> Vec<(K, Vec<V>)> {
+    let mut order: Vec<(K, Vec<V>)> = Vec::new();
+    let mut at: HashMap<K, usize> = HashMap::new();
+    for (k, v) in items {
+        match at.get(&k) {
+            Some(&i) => order[i].1.push(v),
+            None => {
+                at.insert(k.clone(), order.len());
+                order.push((k, vec![v]));
+            }
+        }
+    }
+    order
+}
+
+async fn previous_answers(
+    conn: &mut AnyConnection,
+    vxus: &[&Vxu],
+) -> Result<HashMap<(String, String), (String, String)>, StoreError> {
+    let mut out = HashMap::new();
+    let by_facility = grouped(
+        vxus.iter()
+            .map(|v| (v.header.facility_id.clone(), v.header.control_id.clone())),
+    );
+    for (facility, controls) in by_facility {
+        let style = Placeholders::of(conn);
+        for chunk in controls.chunks(READ_CHUNK) {
+            let sql = format!(
+                "SELECT control_id, ack, outcome FROM messages WHERE facility_id = {} AND control_id IN ({})",
+                style.nth(1),
+                style.list(2, chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, (String, String, String)>(&sql)
+                .persistent(false)
+                .bind(&facility);
+            for c in chunk {
+                q = q.bind(c);
+            }
+            for (control, ack, outcome) in q.fetch_all(&mut *conn).await? {
+                out.insert((facility.clone(), control), (ack, outcome));
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn stored_identifiers(
+    conn: &mut AnyConnection,
+    vxus: &[&Vxu],
+) -> Result<HashSet<IdentifierKey>, StoreError> {
+    let mut out = HashSet::new();
+    let by_kind = grouped(
+        vxus.iter()
+            .filter_map(|v| v.person.as_ref())
+            .flat_map(|p| &p.identifiers)
+            .map(|id| {
+                (
+                    (id.facility_id.clone(), id.id_type.clone()),
+                    id.value.clone(),
+                )
+            }),
+    );
+    for ((facility, id_type), values) in by_kind {
+        let style = Placeholders::of(conn);
+        for chunk in values.chunks(READ_CHUNK) {
+            let sql = format!(
+                "SELECT value FROM person_identifiers WHERE facility_id = {} AND id_type = {} AND value IN ({})",
+                style.nth(1),
+                style.nth(2),
+                style.list(3, chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, (String,)>(&sql)
+                .persistent(false)
+                .bind(&facility)
+                .bind(&id_type);
+            for v in chunk {
+                q = q.bind(v);
+            }
+            for (value,) in q.fetch_all(&mut *conn).await? {
+                out.insert((facility.clone(), id_type.clone(), value));
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn stored_orders(
+    conn: &mut AnyConnection,
+    vxus: &[&Vxu],
+) -> Result<HashSet<(String, String)>, StoreError> {
+    let mut out = HashSet::new();
+    let by_facility = grouped(vxus.iter().flat_map(|v| {
+        v.doses
+            .iter()
+            .filter_map(|d| d.filler_order_number.clone())
+            .map(|o| (v.header.facility_id.clone(), o))
+    }));
+    for (facility, orders) in by_facility {
+        let style = Placeholders::of(conn);
+        for chunk in orders.chunks(READ_CHUNK) {
+            let sql = format!(
+                "SELECT filler_order_number FROM immunizations WHERE facility_id = {} AND filler_order_number IN ({})",
+                style.nth(1),
+                style.list(2, chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, (String,)>(&sql)
+                .persistent(false)
+                .bind(&facility);
+            for o in chunk {
+                q = q.bind(o);
+            }
+            for (order,) in q.fetch_all(&mut *conn).await? {
+                out.insert((facility.clone(), order));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The advisory lock the one-message path takes per date of birth (see `link::find`), for
+/// every date of the group at once, in a fixed order so two groups never wait on each other
+/// in a circle.
+async fn lock_birth_dates<'a>(
+    conn: &mut AnyConnection,
+    persons: impl Iterator<Item = &'a &'a Person>,
+) -> Result<(), StoreError> {
+    let mut keys: Vec<i64> = persons
+        .map(|p| {
+            let digest = Sha256::digest(format!("match\u{1f}{}", p.birth_date).as_bytes());
+            i64::from_be_bytes(digest[..8].try_into().unwrap_or_default())
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for chunk in keys.chunks(READ_CHUNK) {
+        let sql = format!(
+            "SELECT pg_advisory_xact_lock(k) FROM (VALUES {}) AS v(k)",
+            Placeholders::of(conn).value_lists(chunk.len(), 1)
+        );
+        let mut q = sqlx::query(&sql).persistent(false);
+        for k in chunk {
+            q = q.bind(*k);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// For each query, the stored persons sharing the most keys with it: the same answer as
+/// [`match_keys::candidate_ids`] for each, with one statement for many queries.
+async fn candidates(
+    conn: &mut AnyConnection,
+    queries: &[(usize, MatchQuery)],
+) -> Result<HashMap<usize, Vec<(i64, i64)>>, StoreError> {
+    let pairs: Vec<(i64, &String)> = queries
+        .iter()
+        .flat_map(|(i, q)| q.keys.iter().map(move |k| (*i as i64, k)))
+        .collect();
+    let mut out: HashMap<usize, Vec<(i64, i64)>> = HashMap::new();
+    for chunk in pairs.chunks(READ_CHUNK) {
+        let sql = format!(
+            "WITH q(n, k) AS (VALUES {}), \
+             hits AS (SELECT q.n AS n, m.person_id AS person_id, COUNT(*) AS h \
+                      FROM q JOIN match_keys m ON m.block_key = q.k GROUP BY q.n, m.person_id) \
+             SELECT n, person_id, h FROM \
+               (SELECT n, person_id, h, ROW_NUMBER() OVER (PARTITION BY n ORDER BY h DESC, person_id) AS r FROM hits) t \
+             WHERE r <= {MAX_CANDIDATES}",
+            Placeholders::of(conn).value_lists(chunk.len(), 2)
+        );
+        let mut q = sqlx::query_as::<_, (i64, i64, i64)>(&sql).persistent(false);
+        for (n, k) in chunk {
+            q = q.bind(*n).bind(k.as_str());
+        }
+        for (n, person_id, hits) in q.fetch_all(&mut *conn).await? {
+            out.entry(n as usize).or_default().push((person_id, hits));
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        list.truncate(MAX_CANDIDATES);
+    }
+    Ok(out)
+}
+
+/// How many persons carry each name key, capped as [`match_keys::name_count`] does.
+async fn name_counts(
+    conn: &mut AnyConnection,
+    keys: &[&String],
+) -> Result<HashMap<String, i64>, StoreError> {
+    let mut out = HashMap::new();
+    for chunk in keys.chunks(READ_CHUNK) {
+        let sql = format!(
+            "WITH q(k) AS (VALUES {}) SELECT k, \
+             (SELECT COUNT(*) FROM (SELECT 1 FROM match_keys WHERE block_key = q.k LIMIT {TF_CAP}) t) FROM q",
+            Placeholders::of(conn).value_lists(chunk.len(), 1)
+        );
+        let mut q = sqlx::query_as::<_, (String, i64)>(&sql).persistent(false);
+        for k in chunk {
+            q = q.bind(k.as_str());
+        }
+        out.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
+/// Every name and address of these persons (merged-away persons left out): what
+/// [`match_keys::profiles`] reads, with placeholders that stay cheap for thousands of ids.
+async fn profiles(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    out: &mut HashMap<i64, Profile>,
+) -> Result<(), StoreError> {
+    let list = Placeholders::of(conn).list(1, ids.len());
+    let sql = format!(
+        "SELECT id, birth_date, sex FROM persons WHERE merged_into IS NULL AND id IN ({list})"
+    );
+    let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql).persistent(false);
+    for id in ids {
+        q = q.bind(id);
+    }
+    for (id, birth_date, sex) in q.fetch_all(&mut *conn).await? {
+        out.insert(
+            id,
+            Profile {
+                person_id: id,
+                birth_date: birth_date.parse().ok(),
+                sex: sex.chars().next(),
+                ..Default::default()
+            },
+        );
+    }
+    let sql = format!(
+        "SELECT person_id, given, middle, family, suffix FROM person_names WHERE person_id IN ({list}) ORDER BY id"
+    );
+    let mut q = sqlx::query_as::<_, (i64, String, String, String, String)>(&sql).persistent(false);
+    for id in ids {
+        q = q.bind(id);
+    }
+    for (id, given, middle, family, suffix) in q.fetch_all(&mut *conn).await? {
+        if let Some(p) = out.get_mut(&id) {
+            p.names.push(ProfileName {
+                given,
+                middle,
+                family,
+                suffix,
+            });
+        }
+    }
+    let sql = format!(
+        "SELECT person_id, street, city, state, postal_code FROM person_addresses WHERE person_id IN ({list}) ORDER BY id"
+    );
+    let mut q = sqlx::query_as::<_, (i64, String, String, String, String)>(&sql).persistent(false);
+    for id in ids {
+        q = q.bind(id);
+    }
+    for (id, street, city, state, postal_code) in q.fetch_all(&mut *conn).await? {
+        if let Some(p) = out.get_mut(&id) {
+            p.addresses.push(QueryAddress {
+                street,
+                city,
+                state,
+                postal_code,
+            });
+        }
+    }
+    Ok(())
+}

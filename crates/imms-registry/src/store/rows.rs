@@ -1,0 +1,230 @@
+//! Multi-row INSERTs: many rows of one table in as few statements as the engines allow.
+//! A group of messages is written with one statement per table instead of one per row,
+//! because on SQLite every statement is a hand-off to the driver's worker thread and on
+//! PostgreSQL a round trip.
+
+use sqlx::AnyConnection;
+
+use super::StoreError;
+
+/// Bound values per statement: below SQLite's 32,766 and PostgreSQL's 65,535.
+const MAX_VALUES: usize = 30_000;
+
+/// One bound value.
+pub enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Value {
+        Value::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Value {
+        Value::Int(v)
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Value {
+        Value::Text(Some(v))
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Value {
+        Value::Text(Some(v.to_string()))
+    }
+}
+
+impl From<&String> for Value {
+    fn from(v: &String) -> Value {
+        Value::Text(Some(v.clone()))
+    }
+}
+
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Value {
+        Value::Text(v)
+    }
+}
+
+/// Rows waiting to be inserted into one table.
+pub struct Rows {
+    /// `INSERT INTO t (a, b, c)`
+    head: &'static str,
+    /// What follows the VALUES list: `ON CONFLICT …`, `RETURNING id`, or nothing.
+    tail: &'static str,
+    columns: usize,
+    values: Vec<Value>,
+}
+
+impl Rows {
+    pub fn new(head: &'static str, columns: usize, tail: &'static str) -> Rows {
+        Rows {
+            head,
+            tail,
+            columns,
+            values: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, row: Vec<Value>) {
+        debug_assert_eq!(row.len(), self.columns);
+        self.values.extend(row);
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len() / self.columns
+    }
+
+    fn statements(&self, style: Placeholders) -> impl Iterator<Item = (String, &[Value])> {
+        let per_statement = (MAX_VALUES / self.columns).max(1) * self.columns;
+        self.values.chunks(per_statement).map(move |chunk| {
+            let sql = format!(
+                "{} VALUES {} {}",
+                self.head,
+                style.value_lists(chunk.len() / self.columns, self.columns),
+                self.tail
+            );
+            (sql, chunk)
+        })
+    }
+
+    /// Inserts the rows; answers how many were inserted (conflicts skipped do not count).
+    pub async fn execute(&self, conn: &mut AnyConnection) -> Result<u64, StoreError> {
+        let mut inserted = 0;
+        for (sql, chunk) in self.statements(Placeholders::of(conn)) {
+            // Not kept in the statement cache: the text changes with the number of rows.
+            let mut q = sqlx::query(&sql).persistent(false);
+            for v in chunk {
+                q = match v {
+                    Value::Int(i) => q.bind(*i),
+                    Value::Text(t) => q.bind(t.clone()),
+                };
+            }
+            inserted += q.execute(&mut *conn).await?.rows_affected();
+        }
+        Ok(inserted)
+    }
+
+    /// Inserts the rows (the tail must be `RETURNING id`); answers their ids in row order.
+    pub async fn returning_ids(&self, conn: &mut AnyConnection) -> Result<Vec<i64>, StoreError> {
+        let mut out = Vec::with_capacity(self.len());
+        for (sql, chunk) in self.statements(Placeholders::of(conn)) {
+            let mut q = sqlx::query_as::<_, (i64,)>(&sql).persistent(false);
+            for v in chunk {
+                q = match v {
+                    Value::Int(i) => q.bind(*i),
+                    Value::Text(t) => q.bind(t.clone()),
+                };
+            }
+            // Both engines number the rows of one INSERT in the order of its VALUES;
+            // RETURNING's own order is not promised, so sort.
+            let mut ids: Vec<i64> = q
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .map(|r| r.0)
+                .collect();
+            ids.sort_unstable();
+            out.extend(ids);
+        }
+        if out.len() != self.len() {
+            return Err(StoreError::Conflict(format!(
+                "{} rows inserted, {} ids returned",
+                self.len(),
+                out.len()
+            )));
+        }
+        Ok(out)
+    }
+}
+
+/// How bound values are written in SQL. SQLite gets plain `?`: it looks each `$n` up in a
+/// list as a name, which grows quadratic with thousands of values in one statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholders {
+    Numbered,
+    Positional,
+}
+
+impl Placeholders {
+    pub fn of(conn: &AnyConnection) -> Placeholders {
+        if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+            Placeholders::Positional
+        } else {
+            Placeholders::Numbered
+        }
+    }
+
+    /// The `n`th (from 1) bound value.
+    pub fn nth(self, n: usize) -> String {
+        match self {
+            Placeholders::Numbered => format!("${n}"),
+            Placeholders::Positional => "?".to_string(),
+        }
+    }
+
+    /// `($1, $2), ($3, $4)` for `rows` rows of `columns` values, numbered from `$1`.
+    pub fn value_lists(self, rows: usize, columns: usize) -> String {
+        self.value_lists_from(1, rows, columns)
+    }
+
+    /// As [`Placeholders::value_lists`], numbered from `$first`.
+    pub fn value_lists_from(self, first: usize, rows: usize, columns: usize) -> String {
+        let mut s = String::with_capacity(rows * columns * 6);
+        for r in 0..rows {
+            if r > 0 {
+                s.push_str(", ");
+            }
+            s.push('(');
+            for c in 0..columns {
+                if c > 0 {
+                    s.push_str(", ");
+                }
+                s.push_str(&self.nth(first + r * columns + c));
+            }
+            s.push(')');
+        }
+        s
+    }
+
+    /// `$first, …` for an IN list of `n` values.
+    pub fn list(self, first: usize, n: usize) -> String {
+        (first..first + n)
+            .map(|i| self.nth(i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_lists_number_placeholders_row_by_row() {
+        let numbered = Placeholders::Numbered;
+        assert_eq!(numbered.value_lists(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(numbered.value_lists_from(3, 1, 1), "($3)");
+        assert_eq!(Placeholders::Positional.value_lists(2, 2), "(?, ?), (?, ?)");
+        assert_eq!(numbered.list(2, 3), "$2, $3, $4");
+    }
+
+    #[test]
+    fn rows_split_below_the_bound_value_limit() {
+        let mut rows = Rows::new("INSERT INTO t (a, b, c)", 3, "");
+        for i in 0..25_000 {
+            rows.push(vec![i.into(), "x".into(), Value::Int(None)]);
+        }
+        let parts: Vec<usize> = rows
+            .statements(Placeholders::Numbered)
+            .map(|(_, c)| c.len() / 3)
+            .collect();
+        assert_eq!(parts, vec![10_000, 10_000, 5_000]);
+    }
+}

@@ -1,0 +1,248 @@
+//! Group commit writes a group of messages with a few set-based statements. It must leave
+//! exactly the rows that storing the same messages one by one, in order, leaves: on SQLite
+//! and on PostgreSQL, for new persons, persons of the same group who look alike or are the
+//! same, resends, updates and deletes, refusals and observations.
+
+mod common;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use common::{vxu, with, VXU};
+use imms_core::CodeTables;
+use imms_db::{Database, Engine};
+use imms_registry::ack::AckCode;
+use imms_registry::generate::VxuGenerator;
+use imms_registry::ingest::{check, Authority};
+use imms_registry::problem::Problem;
+use imms_registry::store::{Store, Stored};
+use imms_registry::vxu::Vxu;
+
+/// The rows of every table a message writes, as text, sorted.
+const TABLES: &[(&str, &str)] = &[
+    ("persons", "id, birth_date, sex, mother_maiden_family, mother_maiden_given, multiple_birth, birth_order, death_date, merged_into, created_at, updated_at, publicity_code, protection_indicator, protection_date, registry_status, registry_status_date"),
+    ("person_names", "person_id, name_type, family, given, middle, suffix, family_key, given_key"),
+    ("person_addresses", "person_id, street, other, city, state, postal_code, country, address_type, street_key, zip_key, facility_id, reported_at"),
+    ("person_phones", "person_id, number, use_code"),
+    ("person_identifiers", "facility_id, id_type, value, authority, person_id, created_at"),
+    ("next_of_kin", "person_id, family, given, middle, relationship, street, city, state, postal_code, phone, facility_id, reported_at"),
+    ("immunizations", "id, person_id, facility_id, filler_order_number, administered_date, cvx, mvx, lot_number, expiration_date, amount, amount_unit, information_source, route, site, administering_facility, administering_provider, completion_status, vfc_eligibility, funding_source, deleted, created_at, updated_at"),
+    ("observations", "person_id, immunization_id, facility_id, kind, loinc, value_code, value_text, value_system, observed_date, created_at"),
+    ("refusals", "person_id, facility_id, filler_order_number, cvx, refusal_date, reason_code, reason_text, created_at"),
+    ("messages", "facility_id, control_id, message_type, outcome, ack, received_at"),
+    ("audit_log", "at, actor, facility_id, control_id, action, entity, entity_id, person_id"),
+    ("possible_duplicates", "person_id, candidate_id, reason, status, created_at"),
+    ("match_keys", "block_key, person_id"),
+];
+
+async fn dump(db: &Database) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for (table, columns) in TABLES {
+        let row = columns
+            .split(", ")
+            .map(|c| format!("COALESCE(CAST({c} AS TEXT), '~')"))
+            .collect::<Vec<_>>()
+            .join(" || '|' || ");
+        let mut rows: Vec<String> = sqlx::query_scalar(&format!("SELECT {row} FROM {table}"))
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        rows.sort();
+        out.push((table.to_string(), rows));
+    }
+    out
+}
+
+/// A deterministic answer, so both ways can be compared byte for byte.
+fn make_ack(vxu: &Vxu, problems: &[Problem]) -> (AckCode, String) {
+    let code = AckCode::for_problems(problems);
+    let texts: Vec<String> = problems
+        .iter()
+        .map(|p| format!("{}:{}", p.location.display(), p.text))
+        .collect();
+    (
+        code,
+        format!(
+            "{}|{}|{}",
+            vxu.header.control_id,
+            code.code(),
+            texts.join(";")
+        ),
+    )
+}
+
+/// New persons, persons who look alike within the group and with the store, the same
+/// person twice, a resend, an update and a delete of an earlier dose, refusals, NK1, PD1.
+fn messages() -> Vec<String> {
+    let today = NaiveDate::from_ymd_opt(2025, 6, 1).unwrap();
+    let mut generator = VxuGenerator::new(7, "CLINIC-1", today);
+    let mut out = Vec::new();
+    let mut people = Vec::new();
+    for _ in 0..40 {
+        let p = generator.person();
+        out.push(generator.message_for(&p));
+        people.push(p);
+    }
+    // The same generated persons again (known identifiers), between new ones.
+    for p in people.iter().step_by(7) {
+        out.push(generator.message_for(p));
+        out.push(generator.next_message());
+    }
+    let jan = vxu(
+        "G-1",
+        "M-1",
+        "Nowak",
+        "Jan",
+        "19700101",
+        &[("O-1", "20240101", "115")],
+    );
+    out.push(jan.clone());
+    // The same person under another record number of the same facility, and look-alikes.
+    out.push(vxu(
+        "G-2",
+        "M-2",
+        "Nowak",
+        "Jan",
+        "19700101",
+        &[("O-2", "20240102", "115")],
+    ));
+    out.push(vxu("G-3", "M-3", "Nowack", "Jan", "19700101", &[]));
+    out.push(vxu(
+        "G-4",
+        "M-4",
+        "Nowak",
+        "Janina",
+        "19700101",
+        &[("O-4", "20240101", "03")],
+    ));
+    out.push(vxu("G-5", "M-5", "Kowalski", "Jan", "19700101", &[]));
+    // A resend of G-1, then an update and a delete of its dose.
+    out.push(jan.clone());
+    out.push(
+        jan.replace("G-1", "G-1U")
+            .replacen("|CP|A\r", "|CP|U\r", 1)
+            .replace("|20240101||115", "|20240103||115"),
+    );
+    out.push(vxu(
+        "G-6",
+        "M-6",
+        "Ruiz",
+        "Ana",
+        "20010203",
+        &[("O-6", "20240101", "115")],
+    ));
+    out.push(
+        vxu(
+            "G-6D",
+            "M-6",
+            "Ruiz",
+            "Ana",
+            "20010203",
+            &[("O-6", "20240101", "115")],
+        )
+        .replacen("|CP|A\r", "|CP|D\r", 1),
+    );
+    // A dose repeated without order numbers, a delete of an unknown dose.
+    out.push(vxu(
+        "G-7",
+        "M-7",
+        "Lee",
+        "Kai",
+        "20150505",
+        &[("", "20240101", "115"), ("", "20240101", "115")],
+    ));
+    out.push(
+        vxu(
+            "G-8",
+            "M-8",
+            "Lee",
+            "Mia",
+            "20150506",
+            &[("O-8", "20240101", "115")],
+        )
+        .replacen("|CP|A\r", "|CP|D\r", 1),
+    );
+    // The IG sample (PD1, mother's maiden name, OBX) and a refusal.
+    out.push(VXU.to_string());
+    out.push(
+        with("MSG-0001", "MSG-0002")
+            .replace("MRN-1001", "MRN-2002")
+            .replace("RXA|0|1|19810601||03^MMR^CVX|999|||01^Historical information - source unspecified^NIP001|||||||||||CP|A", "RXA|0|1|20240115||03^MMR^CVX|999||||||||||||00^Parental decision^NIP002||RE|A"),
+    );
+    out
+}
+
+async fn stored_one_by_one(db: &Database, vxus: &[Vxu]) -> Vec<Stored> {
+    let store = Store::new(db.clone());
+    let now = Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap();
+    let mut out = Vec::new();
+    for v in vxus {
+        let ack = |problems: &[Problem]| make_ack(v, problems);
+        out.push(store.ingest(v, now, &ack).await.unwrap());
+    }
+    out
+}
+
+async fn stored_in_groups(db: &Database, vxus: &[Vxu], group: usize) -> Vec<Stored> {
+    let store = Store::new(db.clone());
+    let now = Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap();
+    let mut out = Vec::new();
+    for chunk in vxus.chunks(group) {
+        let refs: Vec<&Vxu> = chunk.iter().collect();
+        for r in store.ingest_batch(&refs, now, &make_ack).await.unwrap() {
+            out.push(r.unwrap());
+        }
+    }
+    out
+}
+
+async fn a_group_stores_what_one_by_one_stores(engine: Engine) {
+    let codes = CodeTables::embedded();
+    let vxus: Vec<Vxu> = messages()
+        .iter()
+        .map(|m| {
+            let v =
+                check(&codes, m, Authority::Operator).unwrap_or_else(|_| panic!("readable: {m}"));
+            assert!(v.person.is_some(), "{:?}", v.problems);
+            v
+        })
+        .collect();
+    let reference = imms_db::testing::fresh(engine).await;
+    let expected = stored_one_by_one(&reference.db, &vxus).await;
+    let expected_rows = dump(&reference.db).await;
+    assert!(
+        expected
+            .iter()
+            .any(|s| matches!(s, Stored::Duplicate { .. })),
+        "the sample has a resend"
+    );
+    let flagged = expected_rows
+        .iter()
+        .find(|(t, _)| t == "possible_duplicates");
+    assert!(
+        flagged.is_some_and(|(_, rows)| !rows.is_empty()),
+        "the sample has look-alikes"
+    );
+    // One big group, and small groups that split persons across commits.
+    for group in [vxus.len(), 7] {
+        let grouped = imms_db::testing::fresh(engine).await;
+        let got = stored_in_groups(&grouped.db, &vxus, group).await;
+        assert_eq!(got, expected, "answers, groups of {group}");
+        let rows = dump(&grouped.db).await;
+        for ((table, want), (_, have)) in expected_rows.iter().zip(&rows) {
+            assert_eq!(have, want, "table {table}, groups of {group}");
+        }
+        grouped.db.close().await;
+        grouped.drop_database().await;
+    }
+    reference.db.close().await;
+    reference.drop_database().await;
+}
+
+#[tokio::test]
+async fn a_group_stores_what_one_by_one_stores_on_sqlite() {
+    a_group_stores_what_one_by_one_stores(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_group_stores_what_one_by_one_stores_on_postgres() {
+    a_group_stores_what_one_by_one_stores(Engine::Postgres).await;
+}
