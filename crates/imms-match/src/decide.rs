@@ -37,7 +37,7 @@ fn default_uncorroborated_weight() -> f64 {
 impl Default for Thresholds {
     fn default() -> Thresholds {
         Thresholds {
-            match_weight: 20.0,
+            match_weight: 23.0,
             margin: 8.0,
             review_weight: 12.0,
             require_corroboration: false,

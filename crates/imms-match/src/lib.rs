@@ -12,8 +12,9 @@
 //! - [`score`]: Fellegi–Sunter comparison levels per field, weights `log2(m/u)`, term
 //!   frequency adjustment for exact name agreement; [`em`] estimates m and u.
 //! - [`decide`]: a person is returned only when the best score passes the threshold AND
-//!   beats the second best by a margin AND something besides name, birth date and sex
-//!   agrees (middle name, street or ZIP); otherwise [`Decision::NoUniqueMatch`].
+//!   beats the second best by a margin AND either something besides name, birth date and
+//!   sex agrees (middle name, street, or ZIP with the surname) or the full name is rare
+//!   enough to carry the match alone; otherwise [`Decision::NoUniqueMatch`].
 //!
 //! ## The API the registry, the portal and the console use
 //!
@@ -84,7 +85,7 @@ pub enum NoMatchReason {
     BelowThreshold,
     /// Two or more candidates score within the margin of each other.
     Ambiguous,
-    /// Only name, date of birth and sex agree: nothing else confirms the person.
+    /// Only name, date of birth and sex agree, and the name is not rare enough for that.
     NotCorroborated,
 }
 
