@@ -81,6 +81,10 @@ impl Rows {
         self.values.len() / self.columns
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
     fn statements(&self, style: Placeholders) -> impl Iterator<Item = (String, &[Value])> {
         let per_statement = (MAX_VALUES / self.columns).max(1) * self.columns;
         self.values.chunks(per_statement).map(move |chunk| {
