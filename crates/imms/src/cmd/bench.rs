@@ -496,7 +496,7 @@ async fn raw_insert(
     for tables in &transactions {
         let mut tx = db.pool().begin().await?;
         for t in tables {
-            t.execute(&mut *tx).await?;
+            t.execute(&mut tx).await?;
         }
         tx.commit().await?;
     }
