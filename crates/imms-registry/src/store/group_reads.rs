@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use imms_core::Person;
 use imms_db::Engine;
-use imms_match::{keys, Prepared, Profile, ProfileName, QueryAddress};
+use imms_match::{keys, Prepared, Profile};
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
@@ -126,7 +126,7 @@ impl Known {
         ids.sort_unstable();
         ids.dedup();
         for chunk in ids.chunks(READ_CHUNK) {
-            profiles(conn, chunk, &mut known.profiles).await?;
+            match_keys::read_profiles(conn, chunk, false, &mut known.profiles).await?;
         }
         let mut tf: Vec<&String> = queries.iter().flat_map(|(_, q)| &q.tf_keys).collect();
         tf.sort_unstable();
@@ -351,67 +351,4 @@ async fn name_counts(
         out.extend(q.fetch_all(&mut *conn).await?);
     }
     Ok(out)
-}
-
-/// Every name and address of these persons (merged-away persons left out): what
-/// [`match_keys::profiles`] reads, with placeholders that stay cheap for thousands of ids.
-async fn profiles(
-    conn: &mut AnyConnection,
-    ids: &[i64],
-    out: &mut HashMap<i64, Profile>,
-) -> Result<(), StoreError> {
-    let list = Placeholders::of(conn).list(1, ids.len());
-    let sql = format!(
-        "SELECT id, birth_date, sex FROM persons WHERE merged_into IS NULL AND id IN ({list})"
-    );
-    let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql).persistent(false);
-    for id in ids {
-        q = q.bind(id);
-    }
-    for (id, birth_date, sex) in q.fetch_all(&mut *conn).await? {
-        out.insert(
-            id,
-            Profile {
-                person_id: id,
-                birth_date: birth_date.parse().ok(),
-                sex: sex.chars().next(),
-                ..Default::default()
-            },
-        );
-    }
-    let sql = format!(
-        "SELECT person_id, given, middle, family, suffix FROM person_names WHERE person_id IN ({list}) ORDER BY id"
-    );
-    let mut q = sqlx::query_as::<_, (i64, String, String, String, String)>(&sql).persistent(false);
-    for id in ids {
-        q = q.bind(id);
-    }
-    for (id, given, middle, family, suffix) in q.fetch_all(&mut *conn).await? {
-        if let Some(p) = out.get_mut(&id) {
-            p.names.push(ProfileName {
-                given,
-                middle,
-                family,
-                suffix,
-            });
-        }
-    }
-    let sql = format!(
-        "SELECT person_id, street, city, state, postal_code FROM person_addresses WHERE person_id IN ({list}) ORDER BY id"
-    );
-    let mut q = sqlx::query_as::<_, (i64, String, String, String, String)>(&sql).persistent(false);
-    for id in ids {
-        q = q.bind(id);
-    }
-    for (id, street, city, state, postal_code) in q.fetch_all(&mut *conn).await? {
-        if let Some(p) = out.get_mut(&id) {
-            p.addresses.push(QueryAddress {
-                street,
-                city,
-                state,
-                postal_code,
-            });
-        }
-    }
-    Ok(())
 }

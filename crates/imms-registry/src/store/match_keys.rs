@@ -10,6 +10,7 @@ use imms_match::{keys, Params, Prepared, Profile, ProfileName, Query, QueryAddre
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 
+use super::rows::Placeholders;
 use super::StoreError;
 
 /// Most candidates scored for one query: the persons sharing the most keys with it.
@@ -294,17 +295,32 @@ pub async fn profiles(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Profi
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = placeholders(1, ids.len());
+    let mut by_id = HashMap::new();
+    read_profiles(conn, ids, true, &mut by_id).await?;
+    let mut out: Vec<Profile> = by_id.into_values().collect();
+    out.sort_by_key(|p| p.person_id);
+    Ok(out)
+}
+
+/// Reads the profiles of `ids` into `out`, names and addresses in the order they were
+/// stored. `persistent` keeps the prepared statements: worth it for the few list lengths of
+/// a look-up, not for a group's one-off lists of thousands of ids.
+pub(super) async fn read_profiles(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    persistent: bool,
+    out: &mut HashMap<i64, Profile>,
+) -> Result<(), StoreError> {
+    let list = Placeholders::of(conn).list(1, ids.len());
     let sql = format!(
         "SELECT id, birth_date, sex FROM persons WHERE merged_into IS NULL AND id IN ({list})"
     );
-    let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql);
+    let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql).persistent(persistent);
     for id in ids {
         q = q.bind(id);
     }
-    let mut by_id: HashMap<i64, Profile> = HashMap::new();
     for (id, birth_date, sex) in q.fetch_all(&mut *conn).await? {
-        by_id.insert(
+        out.insert(
             id,
             Profile {
                 person_id: id,
@@ -315,14 +331,15 @@ pub async fn profiles(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Profi
         );
     }
     let sql = format!(
-        "SELECT person_id, given, middle, family, suffix FROM person_names WHERE person_id IN ({list})"
+        "SELECT person_id, given, middle, family, suffix FROM person_names WHERE person_id IN ({list}) ORDER BY id"
     );
-    let mut q = sqlx::query_as::<_, (i64, String, String, String, String)>(&sql);
+    let mut q =
+        sqlx::query_as::<_, (i64, String, String, String, String)>(&sql).persistent(persistent);
     for id in ids {
         q = q.bind(id);
     }
     for (id, given, middle, family, suffix) in q.fetch_all(&mut *conn).await? {
-        if let Some(p) = by_id.get_mut(&id) {
+        if let Some(p) = out.get_mut(&id) {
             p.names.push(ProfileName {
                 given,
                 middle,
@@ -332,14 +349,15 @@ pub async fn profiles(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Profi
         }
     }
     let sql = format!(
-        "SELECT person_id, street, city, state, postal_code FROM person_addresses WHERE person_id IN ({list})"
+        "SELECT person_id, street, city, state, postal_code FROM person_addresses WHERE person_id IN ({list}) ORDER BY id"
     );
-    let mut q = sqlx::query_as::<_, (i64, String, String, String, String)>(&sql);
+    let mut q =
+        sqlx::query_as::<_, (i64, String, String, String, String)>(&sql).persistent(persistent);
     for id in ids {
         q = q.bind(id);
     }
     for (id, street, city, state, postal_code) in q.fetch_all(&mut *conn).await? {
-        if let Some(p) = by_id.get_mut(&id) {
+        if let Some(p) = out.get_mut(&id) {
             p.addresses.push(QueryAddress {
                 street,
                 city,
@@ -348,9 +366,7 @@ pub async fn profiles(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Profi
             });
         }
     }
-    let mut out: Vec<Profile> = by_id.into_values().collect();
-    out.sort_by_key(|p| p.person_id);
-    Ok(out)
+    Ok(())
 }
 
 /// How many persons carry this name key (counted up to a cap).
