@@ -77,20 +77,13 @@ impl Ctx<'_> {
     /// would; answers whether that happened.
     fn repeats_pending_dose(&self, person_id: i64, imm: &Immunization) -> bool {
         let mut pending = self.pending.lock().expect("pending rows");
-        let earlier = pending.doses.iter_mut().find(|(p, d)| {
-            *p == person_id
-                && d.cvx == imm.cvx
-                && d.administered_date == imm.administered_date
-                && (imm.filler_order_number.is_none() || d.filler_order_number.is_none())
-        });
+        let earlier = pending
+            .doses
+            .iter_mut()
+            .find(|(p, d)| *p == person_id && repeats(d, imm));
         match earlier {
             Some((_, d)) => {
-                let order = d
-                    .filler_order_number
-                    .take()
-                    .or(imm.filler_order_number.clone());
-                *d = imm.clone();
-                d.filler_order_number = order;
+                replace_repeated(d, imm);
                 true
             }
             None => false,
@@ -771,4 +764,23 @@ async fn add_observation(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Whether `imm` reports the same dose as `earlier` (same vaccine and day, not told apart
+/// by order numbers).
+pub(super) fn repeats(earlier: &Immunization, imm: &Immunization) -> bool {
+    earlier.cvx == imm.cvx
+        && earlier.administered_date == imm.administered_date
+        && (imm.filler_order_number.is_none() || earlier.filler_order_number.is_none())
+}
+
+/// The later report replaces the earlier one, as an update would, keeping whichever order
+/// number was sent.
+pub(super) fn replace_repeated(earlier: &mut Immunization, imm: &Immunization) {
+    let order = earlier
+        .filler_order_number
+        .take()
+        .or(imm.filler_order_number.clone());
+    *earlier = imm.clone();
+    earlier.filler_order_number = order;
 }

@@ -22,10 +22,10 @@ use imms_db::{Database, Engine};
 use imms_match::{decide, keys, score, Decision, Prepared, TermFrequencies};
 use sqlx::{Any, Transaction};
 
-use super::group_plan::{new_person, profile_of, NewPerson};
+use super::group_plan::{new_person, NewPerson};
 use super::group_reads::{IdentifierKey, Known, TF_CAP};
 use super::group_write::{stored, write_new_persons};
-use super::match_keys::MAX_CANDIDATES;
+use super::match_keys::{profile_of, MAX_CANDIDATES};
 use super::{apply, now_text, GroupResult, MakeAck, StoreError, Stored};
 use crate::problem::Problem;
 use crate::vxu::Vxu;

@@ -5,10 +5,9 @@
 
 use imms_core::normalize::{digits, normalize_text, postal_code_key};
 use imms_core::{Address, Immunization, NextOfKin, Observation, Person, Refusal};
-use imms_match::{Profile, ProfileName};
 
+use super::apply;
 use super::link::legal_keys;
-use super::match_keys::query_from_person;
 use crate::ack::AckCode;
 use crate::problem::{Condition, Location, Problem, Scope};
 use crate::vxu::{Action, DoseKind, Vxu};
@@ -93,45 +92,12 @@ pub(crate) fn new_person<'a>(
 /// The same vaccine on the same day, not told apart by order numbers, is one dose: the later
 /// report replaces the earlier (see `apply::Ctx::repeats_pending_dose`).
 fn repeats_earlier_dose(doses: &mut [Immunization], imm: &Immunization) -> bool {
-    let earlier = doses.iter_mut().find(|d| {
-        d.cvx == imm.cvx
-            && d.administered_date == imm.administered_date
-            && (imm.filler_order_number.is_none() || d.filler_order_number.is_none())
-    });
-    match earlier {
+    match doses.iter_mut().find(|d| apply::repeats(d, imm)) {
         Some(d) => {
-            let order = d
-                .filler_order_number
-                .take()
-                .or(imm.filler_order_number.clone());
-            *d = imm.clone();
-            d.filler_order_number = order;
+            apply::replace_repeated(d, imm);
             true
         }
         None => false,
-    }
-}
-
-/// The matching profile of a person as the store would hold it after this message: the
-/// same one `match_keys` derives its keys from.
-pub(crate) fn profile_of(person_id: i64, person: &Person) -> Profile {
-    Profile {
-        person_id,
-        birth_date: Some(person.birth_date),
-        sex: person.sex.code().chars().next(),
-        names: person
-            .names
-            .iter()
-            .map(|n| ProfileName {
-                given: n.given.clone(),
-                middle: n.middle.clone(),
-                family: n.family.clone(),
-                suffix: n.suffix.clone(),
-            })
-            .collect(),
-        addresses: query_from_person(person)
-            .map(|q| q.addresses)
-            .unwrap_or_default(),
     }
 }
 

@@ -3,7 +3,8 @@
 use imms_match::{keys, Prepared};
 use sqlx::AnyConnection;
 
-use super::group_plan::{address_rows, kin_rows, name_rows, phone_rows, profile_of, NewPerson};
+use super::group_plan::{address_rows, kin_rows, name_rows, phone_rows, NewPerson};
+use super::match_keys::profile_of;
 use super::rows::{Rows, Value};
 use super::{StoreError, Stored};
 

@@ -56,9 +56,10 @@ pub fn query_from_person(person: &Person) -> Option<Query> {
     })
 }
 
-/// The keys of what one message says about a person.
-fn keys_of(person_id: i64, person: &Person) -> Vec<String> {
-    let profile = Profile {
+/// The matching profile of what one message says about a person: what the store holds
+/// once the message is stored (names as sent, addresses as the matcher reads them).
+pub(crate) fn profile_of(person_id: i64, person: &Person) -> Profile {
+    Profile {
         person_id,
         birth_date: Some(person.birth_date),
         sex: person.sex.code().chars().next(),
@@ -75,8 +76,12 @@ fn keys_of(person_id: i64, person: &Person) -> Vec<String> {
         addresses: query_from_person(person)
             .map(|q| q.addresses)
             .unwrap_or_default(),
-    };
-    keys::person_keys(&Prepared::from_profile(&profile))
+    }
+}
+
+/// The keys of what one message says about a person.
+pub(crate) fn keys_of(person_id: i64, person: &Person) -> Vec<String> {
+    keys::person_keys(&Prepared::from_profile(&profile_of(person_id, person)))
 }
 
 /// Stores the keys of what this message says about a person (names and addresses are only

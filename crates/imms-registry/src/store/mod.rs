@@ -35,8 +35,7 @@ pub use facilities::Credential;
 /// The matching engine's blocking and name-count keys stored for a new person with this
 /// message's data (the bench's raw-INSERT floor writes the same rows as ingest).
 pub fn match_keys_of(person_id: i64, person: &imms_core::Person) -> Vec<String> {
-    let profile = group_plan::profile_of(person_id, person);
-    imms_match::keys::person_keys(&imms_match::Prepared::from_profile(&profile))
+    match_keys::keys_of(person_id, person)
 }
 
 /// Builds a message's answer from all its problems: (MSA-1, the ACK text).
