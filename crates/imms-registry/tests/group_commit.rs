@@ -246,3 +246,74 @@ async fn a_group_stores_what_one_by_one_stores_on_sqlite() {
 async fn a_group_stores_what_one_by_one_stores_on_postgres() {
     a_group_stores_what_one_by_one_stores(Engine::Postgres).await;
 }
+
+/// A group reuses the candidate profiles an earlier group of the same store read. Another
+/// writer (here a second store over the same database, as another process would be) adds
+/// an address to a person after that: the next group must see it, and decide as storing one
+/// by one decides (the new street makes the look-alike a corroborated match).
+async fn profiles_kept_between_groups_follow_other_writers(engine: Engine) {
+    let codes = CodeTables::embedded();
+    let read = |m: &str| check(&codes, m, Authority::Operator).expect("readable");
+    let moved = vxu("C-3", "M-1", "Nowak", "Jan", "19700101", &[])
+        .replace("12 Elm St^^Flint^MI^48502", "9 Oak Ave^^Lansing^MI^48933");
+    let steps: Vec<Vxu> = [
+        vxu("C-1", "M-1", "Nowak", "Jan", "19700101", &[]),
+        // Same date of birth: a candidate whose profile this store reads and keeps.
+        vxu("C-2", "M-2", "Zielinski", "Piotr", "19700101", &[]),
+        moved.clone(),
+        // Another clinic's record of Jan at the new address.
+        moved
+            .replace("C-3", "C-4")
+            .replace("M-1", "M-4")
+            .replace("CLINIC-1", "CLINIC-2"),
+    ]
+    .iter()
+    .map(|m| read(m))
+    .collect();
+
+    let reference = imms_db::testing::fresh(engine).await;
+    let expected = stored_one_by_one(&reference.db, &steps).await;
+    let expected_rows = dump(&reference.db).await;
+    let Stored::Applied { person_id: jan, .. } = &expected[0] else {
+        panic!("stored");
+    };
+    assert!(
+        matches!(&expected[3], Stored::Applied { person_id, .. } if person_id == jan),
+        "one by one, the last message links to Jan: {expected:?}"
+    );
+
+    let db = imms_db::testing::fresh(engine).await;
+    let kept = Store::new(db.db.clone());
+    let other = Store::new(db.db.clone());
+    let now = Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap();
+    let mut got = Vec::new();
+    for (i, v) in steps.iter().enumerate() {
+        if i == 2 {
+            let ack = |problems: &[Problem]| make_ack(v, problems);
+            got.push(other.ingest(v, now, &ack).await.unwrap());
+        } else {
+            for r in kept.ingest_batch(&[v], now, &make_ack).await.unwrap() {
+                got.push(r.unwrap());
+            }
+        }
+    }
+    assert_eq!(got, expected);
+    let rows = dump(&db.db).await;
+    for ((table, want), (_, have)) in expected_rows.iter().zip(&rows) {
+        assert_eq!(have, want, "table {table}");
+    }
+    db.db.close().await;
+    db.drop_database().await;
+    reference.db.close().await;
+    reference.drop_database().await;
+}
+
+#[tokio::test]
+async fn profiles_kept_between_groups_follow_other_writers_on_sqlite() {
+    profiles_kept_between_groups_follow_other_writers(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn profiles_kept_between_groups_follow_other_writers_on_postgres() {
+    profiles_kept_between_groups_follow_other_writers(Engine::Postgres).await;
+}

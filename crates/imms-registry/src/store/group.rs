@@ -26,6 +26,7 @@ use super::group_plan::{new_person, NewPerson};
 use super::group_reads::{IdentifierKey, Known, TF_CAP};
 use super::group_write::{stored, write_new_persons};
 use super::match_keys::{profile_of, MAX_CANDIDATES};
+use super::profile_cache::ProfileCache;
 use super::{apply, now_text, GroupResult, MakeAck, StoreError, Stored};
 use crate::problem::Problem;
 use crate::vxu::Vxu;
@@ -35,12 +36,13 @@ const MAX_LOOK_ALIKES: usize = 10;
 
 pub async fn ingest_group(
     db: &Database,
+    profiles: &ProfileCache,
     vxus: &[&Vxu],
     now: DateTime<Utc>,
     make_ack: &MakeAck<'_>,
 ) -> GroupResult {
     let mut tx = db.pool().begin().await?;
-    match store_group(&mut tx, db.engine(), vxus, now, make_ack).await {
+    match store_group(&mut tx, db.engine(), profiles, vxus, now, make_ack).await {
         Ok(results) => {
             tx.commit().await?;
             Ok(results.into_iter().map(Ok).collect())
@@ -184,7 +186,7 @@ impl GroupState {
         let candidates: Vec<Prepared> = ranked
             .iter()
             .filter_map(|&(_, id, slot)| match slot {
-                None => known.profiles.get(&id).map(Prepared::from_profile),
+                None => known.profiles.get(&id).cloned(),
                 Some(slot) => {
                     let mut p = self.persons[slot].prepared.clone();
                     p.person_id = provisional_id(slot);
@@ -262,11 +264,12 @@ fn provisional_id(slot: usize) -> i64 {
 async fn store_group(
     tx: &mut Transaction<'_, Any>,
     engine: Engine,
+    profiles: &ProfileCache,
     vxus: &[&Vxu],
     now: DateTime<Utc>,
     make_ack: &MakeAck<'_>,
 ) -> Result<Vec<Stored>, StoreError> {
-    let known = Known::read(tx, engine, vxus).await?;
+    let known = Known::read(tx, engine, profiles, vxus).await?;
     let now_text = now_text(now);
     let mut state = GroupState {
         max_person_id: known.max_person_id,

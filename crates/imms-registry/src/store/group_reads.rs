@@ -7,11 +7,12 @@ use std::collections::{HashMap, HashSet};
 
 use imms_core::Person;
 use imms_db::Engine;
-use imms_match::{keys, Prepared, Profile};
+use imms_match::{keys, Prepared};
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
 use super::match_keys::{self, Settings, MAX_CANDIDATES};
+use super::profile_cache::ProfileCache;
 use super::rows::Placeholders;
 use super::StoreError;
 use crate::vxu::Vxu;
@@ -73,7 +74,8 @@ pub(crate) struct Known {
     /// Per message (by index in the group): its query and the stored persons sharing the
     /// most keys with it, as (person id, keys shared), most shared first.
     pub queries: HashMap<usize, (MatchQuery, Vec<(i64, i64)>)>,
-    pub profiles: HashMap<i64, Profile>,
+    /// Prepared profiles of the stored candidates.
+    pub profiles: HashMap<i64, Prepared>,
     /// Name counts (capped at [`TF_CAP`]).
     pub name_counts: HashMap<String, i64>,
     /// The highest person id (the matcher's estimate of the number of persons).
@@ -85,6 +87,7 @@ impl Known {
     pub(crate) async fn read(
         conn: &mut AnyConnection,
         engine: Engine,
+        cache: &ProfileCache,
         vxus: &[&Vxu],
     ) -> Result<Known, StoreError> {
         let mut known = Known {
@@ -125,9 +128,7 @@ impl Known {
         let mut ids: Vec<i64> = found.values().flatten().map(|(id, _)| *id).collect();
         ids.sort_unstable();
         ids.dedup();
-        for chunk in ids.chunks(READ_CHUNK) {
-            match_keys::read_profiles(conn, chunk, false, &mut known.profiles).await?;
-        }
+        known.profiles = cache.read(conn, &ids).await?;
         let mut tf: Vec<&String> = queries.iter().flat_map(|(_, q)| &q.tf_keys).collect();
         tf.sort_unstable();
         tf.dedup();

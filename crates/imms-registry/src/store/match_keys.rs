@@ -335,6 +335,18 @@ pub(super) async fn read_profiles(
             },
         );
     }
+    read_names_and_addresses(conn, ids, persistent, out).await
+}
+
+/// Adds the names and addresses of `ids` to their profiles in `out` (ids without one there
+/// are skipped), in the order they were stored.
+pub(super) async fn read_names_and_addresses(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    persistent: bool,
+    out: &mut HashMap<i64, Profile>,
+) -> Result<(), StoreError> {
+    let list = Placeholders::of(conn).list(1, ids.len());
     let sql = format!(
         "SELECT person_id, given, middle, family, suffix FROM person_names WHERE person_id IN ({list}) ORDER BY id"
     );

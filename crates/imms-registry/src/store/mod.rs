@@ -19,6 +19,7 @@ pub(crate) mod link;
 pub mod lookup;
 pub mod match_keys;
 pub mod merge;
+mod profile_cache;
 pub mod record;
 pub mod rows;
 pub mod staff;
@@ -89,6 +90,8 @@ pub enum Stored {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Database,
+    /// Candidate profiles read by earlier groups (checked against the store before use).
+    profiles: std::sync::Arc<profile_cache::ProfileCache>,
 }
 
 pub(crate) fn now_text(now: DateTime<Utc>) -> String {
@@ -97,7 +100,10 @@ pub(crate) fn now_text(now: DateTime<Utc>) -> String {
 
 impl Store {
     pub fn new(db: Database) -> Store {
-        Store { db }
+        Store {
+            db,
+            profiles: Default::default(),
+        }
     }
 
     pub fn database(&self) -> &Database {
@@ -134,7 +140,7 @@ impl Store {
         now: DateTime<Utc>,
         make_ack: &MakeAck<'_>,
     ) -> GroupResult {
-        group::ingest_group(&self.db, vxus, now, make_ack).await
+        group::ingest_group(&self.db, &self.profiles, vxus, now, make_ack).await
     }
 
     /// The answer stored for an earlier message with this facility and control id.
