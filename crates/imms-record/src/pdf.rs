@@ -1,19 +1,20 @@
 //! The tagged renderer: the display list drawn with krilla, its structure written as the
 //! PDF's tag tree, checked against PDF/UA-1 by krilla's validator on export.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::num::NonZeroU16;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use krilla::color::rgb;
 use krilla::configure::{Accessibility, ConfigurationBuilder};
 use krilla::destination::XyzDestination;
-use krilla::geom::{PathBuilder, Point, Rect, Transform};
+use krilla::geom::{PathBuilder, Point, Rect, Size, Transform};
+use krilla::image::{BitsPerComponent, CustomImage, Image, ImageColorspace};
 use krilla::metadata::Metadata;
 use krilla::num::NormalizedF32;
 use krilla::outline::{Outline, OutlineNode};
 use krilla::page::PageSettings;
-use krilla::paint::{Fill, FillRule, LineCap, Stroke};
+use krilla::paint::{Fill, FillRule, Stroke};
 use krilla::surface::Surface;
 use krilla::tagging::{
     Artifact as KArtifact, ArtifactType, ContentTag, Identifier, SpanTag, TableHeaderScope, Tag,
@@ -24,6 +25,7 @@ use krilla::{Document, SerializeSettings};
 
 use crate::fonts;
 use crate::layout::{Artifact, Kind, Laid, Node, Op, OpId, PAGE_H, PAGE_W};
+use crate::qr::QrMatrix;
 use crate::{Lang, RecordError};
 
 fn fill(gray: f32) -> Fill {
@@ -101,45 +103,82 @@ fn draw(surface: &mut Surface, op: &Op, regular: &Font, bold: &Font) -> Option<I
             None
         }
         Op::Qr { x, y, side, matrix } => {
-            // Dark modules merged into rectangles, each drawn as a horizontal line as thick as
-            // the rectangle is tall (butt ends: exactly its area). Two points a rectangle
-            // instead of a closed outline's four halve the content stream, whose DEFLATE was
-            // most of the QR code's cost. Module units (small integers keep it short), one path
-            // per thickness, with a quiet zone of four modules inside `side`.
+            // The modules as a grey picture, scaled to the code's size inside a quiet zone of
+            // four modules. As vector strokes the code was a 40 KB content stream whose DEFLATE
+            // was most of the render time; the picture's long runs compress at once.
             let module = side / (matrix.size as f32 + 8.0);
-            let mut by_height: BTreeMap<usize, PathBuilder> = BTreeMap::new();
-            for (mx, my, w, h) in crate::qr::rectangles(matrix) {
-                let pb = by_height.entry(h).or_default();
-                pb.move_to(mx as f32, my as f32);
-                pb.line_to((mx + w) as f32, my as f32);
-            }
+            let image = Image::from_custom(QrImage::of(matrix), false).ok()?;
+            let drawn = module * matrix.size as f32;
             let id = surface.start_tagged(ContentTag::Other);
-            surface.set_fill(None);
-            for (h, pb) in by_height {
-                let Some(path) = pb.finish() else { continue };
-                let h = h as f32;
-                // Lines through the middle of their rectangles: shifted down half a thickness.
-                surface.push_transform(&Transform::from_row(
-                    module,
-                    0.0,
-                    0.0,
-                    module,
-                    x + 4.0 * module,
-                    y + (4.0 + h / 2.0) * module,
-                ));
-                surface.set_stroke(Some(Stroke {
-                    paint: rgb::Color::black().into(),
-                    width: h,
-                    line_cap: LineCap::Butt,
-                    ..Default::default()
-                }));
-                surface.draw_path(&path);
-                surface.pop();
-            }
-            surface.set_stroke(None);
+            surface.push_transform(&Transform::from_translate(
+                x + 4.0 * module,
+                y + 4.0 * module,
+            ));
+            surface.draw_image(image, Size::from_wh(drawn, drawn)?);
+            surface.pop();
             surface.end_tagged();
             Some(id)
         }
+    }
+}
+
+/// Pixels a module in the QR picture. A viewer that shows a picture enlarged less than four
+/// times smooths it (poppler does), which blurred one-pixel modules past what a scanner reads
+/// at 200 dpi; at four pixels a module, screens and 200 dpi prints shrink it instead (sharp
+/// edges, like the strokes were), and larger prints enlarge it so little that edges stay sharp.
+const QR_PIXELS_PER_MODULE: usize = 2;
+
+/// A QR matrix as an 8-bit grey image for krilla: black for dark modules, white otherwise.
+#[derive(Clone, Hash)]
+struct QrImage {
+    side: u32,
+    pixels: Arc<Vec<u8>>,
+}
+
+impl QrImage {
+    fn of(matrix: &QrMatrix) -> QrImage {
+        let k = QR_PIXELS_PER_MODULE;
+        let side = matrix.size * k;
+        let mut pixels = Vec::with_capacity(side * side);
+        for row in matrix.dark.chunks(matrix.size.max(1)) {
+            let start = pixels.len();
+            for &dark in row {
+                pixels.extend_from_slice(&[if dark { 0 } else { 255 }; QR_PIXELS_PER_MODULE]);
+            }
+            for _ in 1..k {
+                pixels.extend_from_within(start..start + side);
+            }
+        }
+        QrImage {
+            side: side as u32,
+            pixels: Arc::new(pixels),
+        }
+    }
+}
+
+impl CustomImage for QrImage {
+    fn color_channel(&self) -> &[u8] {
+        &self.pixels
+    }
+
+    fn alpha_channel(&self) -> Option<&[u8]> {
+        None
+    }
+
+    fn bits_per_component(&self) -> BitsPerComponent {
+        BitsPerComponent::Eight
+    }
+
+    fn size(&self) -> (u32, u32) {
+        (self.side, self.side)
+    }
+
+    fn icc_profile(&self) -> Option<&[u8]> {
+        None
+    }
+
+    fn color_space(&self) -> ImageColorspace {
+        ImageColorspace::Luma
     }
 }
 

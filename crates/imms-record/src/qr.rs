@@ -19,49 +19,6 @@ impl QrMatrix {
     }
 }
 
-/// The dark modules as few rectangles `(x, y, width, height)` in module units: runs of a row,
-/// each merged with the same run in the rows below it. Together they cover exactly the dark
-/// modules, each once.
-pub fn rectangles(matrix: &QrMatrix) -> Vec<(usize, usize, usize, usize)> {
-    let size = matrix.size;
-    let mut done = Vec::new();
-    // Rectangles still growing downwards, `(start, end, top, height)`, in the order of `start`.
-    let mut open: Vec<(usize, usize, usize, usize)> = Vec::new();
-    let mut next = Vec::new();
-    let close =
-        |(start, end, top, height): (usize, usize, usize, usize)| (start, top, end - start, height);
-    for y in 0..=size {
-        let mut k = 0;
-        let mut x = 0;
-        while y < size && x < size {
-            if !matrix.is_dark(x, y) {
-                x += 1;
-                continue;
-            }
-            let start = x;
-            while x < size && matrix.is_dark(x, y) {
-                x += 1;
-            }
-            // Runs above that start further left cannot grow into this row any more.
-            while k < open.len() && open[k].0 < start {
-                done.push(close(open[k]));
-                k += 1;
-            }
-            match open.get(k) {
-                Some(&(s, e, top, height)) if (s, e) == (start, x) => {
-                    next.push((start, x, top, height + 1));
-                    k += 1;
-                }
-                _ => next.push((start, x, y, 1)),
-            }
-        }
-        done.extend(open[k..].iter().copied().map(close));
-        std::mem::swap(&mut open, &mut next);
-        next.clear();
-    }
-    done
-}
-
 pub fn encode(shc: &str) -> Result<QrMatrix, RecordError> {
     let digits_at = shc
         .rfind('/')
@@ -147,35 +104,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn rectangles_cover_exactly_the_dark_modules() {
-        let shc = format!("shc:/{}", "5676295953265460346029".repeat(40));
-        let m = encode(&shc).expect("qr");
-        let mut covered = vec![0u8; m.size * m.size];
-        let rects = rectangles(&m);
-        for (x, y, w, h) in &rects {
-            for yy in *y..y + h {
-                for xx in *x..x + w {
-                    covered[yy * m.size + xx] += 1;
-                }
-            }
-        }
-        for (i, dark) in m.dark.iter().enumerate() {
-            assert_eq!(covered[i], u8::from(*dark), "module {i}");
-        }
-        let runs: usize = (0..m.size)
-            .map(|y| {
-                (0..m.size)
-                    .filter(|&x| m.is_dark(x, y) && (x == 0 || !m.is_dark(x - 1, y)))
-                    .count()
-            })
-            .sum();
-        assert!(
-            rects.len() < runs,
-            "{} rectangles for {runs} runs",
-            rects.len()
-        );
     }
 }

@@ -23,8 +23,8 @@ use input::sample;
 /// The same display list drawn with printpdf 0.7 (no tags: printpdf has no structure tree).
 fn render_printpdf(laid: &Laid) -> Vec<u8> {
     use printpdf::{
-        path::{PaintMode, WindingOrder},
-        Color, Greyscale, Mm, PdfDocument, Point, Polygon, Pt, Rect,
+        path::PaintMode, Color, ColorBits, ColorSpace, Greyscale, Image, ImageTransform,
+        ImageXObject, Mm, PdfDocument, Point, Pt, Px, Rect,
     };
     let w = Mm::from(Pt(PAGE_W));
     let h = Mm::from(Pt(PAGE_H));
@@ -82,29 +82,34 @@ fn render_printpdf(laid: &Laid) -> Vec<u8> {
                     layer.add_rect(rect);
                 }
                 Op::Qr { x, y, side, matrix } => {
+                    // The same picture as the record's renderer draws: one grey pixel a
+                    // module, scaled to the module size, inside a quiet zone of four.
                     let module = side / (matrix.size as f32 + 8.0);
-                    // The same merged rectangles as the record's renderer draws.
-                    let rings = qr::rectangles(matrix)
-                        .into_iter()
-                        .map(|(mx, my, mw, mh)| {
-                            let x0 = x + (mx as f32 + 4.0) * module;
-                            let x1 = x0 + mw as f32 * module;
-                            let y0 = y + (my as f32 + 4.0) * module;
-                            let y1 = y0 + mh as f32 * module;
-                            vec![
-                                (at(x0, y0), false),
-                                (at(x1, y0), false),
-                                (at(x1, y1), false),
-                                (at(x0, y1), false),
-                            ]
-                        })
-                        .collect();
-                    layer.set_fill_color(gray(0.0));
-                    layer.add_polygon(Polygon {
-                        rings,
-                        mode: PaintMode::Fill,
-                        winding_order: WindingOrder::NonZero,
+                    let image = Image::from(ImageXObject {
+                        width: Px(matrix.size),
+                        height: Px(matrix.size),
+                        color_space: ColorSpace::Greyscale,
+                        bits_per_component: ColorBits::Bit8,
+                        interpolate: false,
+                        image_data: matrix
+                            .dark
+                            .iter()
+                            .map(|&d| if d { 0 } else { 255 })
+                            .collect(),
+                        image_filter: None,
+                        smask: None,
+                        clipping_bbox: None,
                     });
+                    let bottom = at(*x + 4.0 * module, *y + (4.0 + matrix.size as f32) * module);
+                    image.add_to_layer(
+                        layer.clone(),
+                        ImageTransform {
+                            translate_x: Some(bottom.x.into()),
+                            translate_y: Some(bottom.y.into()),
+                            dpi: Some(72.0 / module),
+                            ..Default::default()
+                        },
+                    );
                 }
             }
         }
@@ -271,7 +276,11 @@ fn main() {
         &mut card,
         None,
     );
-    row("QR code(s) of the card (qrcodegen; mask scored on bits)", &mut qr_encode, None);
+    row(
+        "QR code(s) of the card (qrcodegen; mask scored on bits)",
+        &mut qr_encode,
+        None,
+    );
     row("layout (line breaking, pagination)", &mut lay_out, None);
     println!("card: {card_len} characters of shc:/ text");
 }
