@@ -79,28 +79,18 @@ pub fn scan(bytes: &[u8], limits: &Limits) -> Result<IdDocument, ScanError> {
 }
 
 /// The passport reader first (it gives up fast on a photo with no MRZ band), then the
-/// barcode. A band that reads as no passport may have been a card's small print, so the
-/// barcode still gets its turn; if it finds nothing, the passport's reason stands.
+/// barcode. A zone whose characters fit the OCR-B glyphs is a passport's: if it cannot be
+/// read, its reason is the answer at once (a passport page has no barcode to search for).
 fn read_gray(
     gray: &image::GrayImage,
     limits: &Limits,
     today: chrono::NaiveDate,
 ) -> Result<IdDocument, ScanError> {
-    let passport = match passport::read(gray, today) {
-        Some(Ok(doc)) => return Ok(doc),
-        Some(Err(e)) => Some(e),
-        None => None,
-    };
-    let card = match pdf417::read(gray, limits.time_budget) {
-        Ok(mut text) => {
-            let doc = parse_aamva(text.as_bytes());
-            text.zeroize();
-            doc
-        }
-        Err(e) => Err(e),
-    };
-    match (card, passport) {
-        (Err(ScanError::NoBarcode), Some(e)) => Err(e),
-        (card, _) => card,
+    if let Some(passport) = passport::read(gray, today) {
+        return passport;
     }
+    let mut text = pdf417::read(gray, limits.time_budget)?;
+    let doc = parse_aamva(text.as_bytes());
+    text.zeroize();
+    doc
 }

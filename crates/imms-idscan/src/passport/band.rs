@@ -62,22 +62,29 @@ pub fn find(gray: &GrayImage) -> Option<Zone> {
     // One ink mask, turned for each angle tried (cheaper than turning the picture).
     let ink = ink_mask(&small, (w.max(h) as f32 / 100.0).max(4.0) as u32);
     let tilt = text_angle(&ink, w, h);
-    // In perspective the two lines are not quite parallel to the page's average: a degree
-    // or two either way levels them enough for the row runs.
-    [0.0, -0.6, 0.6, -1.2, 1.2, -1.8, 1.8, -2.4, 2.4]
-        .into_iter()
-        .map(|d| tilt + d)
-        .find_map(|deg| {
-            let (turned, tw, th) = turn_mask(&ink, w, h, -deg);
-            let lines = pair(&bands(&turned, tw, th))?;
-            Some(Zone {
-                lines,
-                centre: (w as f32 / 2.0, h as f32 / 2.0),
-                turned_centre: (tw as f32 / 2.0, th as f32 / 2.0),
-                sin_cos: (-deg).to_radians().sin_cos(),
-                scale,
-            })
+    // In perspective the two lines are not quite parallel to the page's average: a few
+    // degrees either way levels them enough for the row runs. The page's angle may also have
+    // been taken across its columns (text lines short against a tall page), so the angle a
+    // quarter turn away is tried too, more narrowly.
+    let around = (0..=16).map(|k| {
+        if k % 2 == 0 {
+            0.3 * k as f32
+        } else {
+            -0.3 * (k + 1) as f32
+        }
+    });
+    let across = [0.0, -0.6, 0.6, -1.2, 1.2].into_iter().map(|d| 90.0 + d);
+    let at = |deg: f32| {
+        let (turned, tw, th) = turn_mask(&ink, w, h, -deg);
+        pair(&bands(&turned, tw, th)).map(|lines| Zone {
+            lines,
+            centre: (w as f32 / 2.0, h as f32 / 2.0),
+            turned_centre: (tw as f32 / 2.0, th as f32 / 2.0),
+            sin_cos: (-deg).to_radians().sin_cos(),
+            scale,
         })
+    };
+    around.chain(across).map(|d| tilt + d).find_map(at)
 }
 
 /// `mask` (w x h) turned by `degrees` as [`crate::deskew::rotate`] turns a picture (same canvas),

@@ -12,24 +12,33 @@ use crate::ocrb;
 
 /// Rows of room above and below the capitals in a template.
 const ROOM: u32 = 3;
-/// Shifts tried, in pixels.
-const DX: i32 = 2;
-const DY: i32 = 1;
+/// Vertical reach of a cell's registration, in pixels of the regular line.
+const REACH_Y: i32 = 4;
+/// Largest change of the horizontal offset from one cell to the next, in half-resolution
+/// pixels: small against a cell, so neighbouring cells can never slide onto one glyph.
+const JUMP: i32 = 3;
 
 struct Template {
     c: char,
-    /// Ink (255 − grey), zero mean, unit norm, row by row.
+    /// Ink (255 − grey), zero mean, unit norm, row by row, at full and at half resolution.
     data: Vec<f32>,
+    half: Vec<f32>,
+}
+
+/// Template sizes: full `(w, h)` and half `(w, h)`.
+fn sizes() -> ((usize, usize), (usize, usize)) {
+    let (w, h) = (pitch() as usize, (CAP + 2 * ROOM) as usize);
+    ((w, h), (w / 2, h / 2))
 }
 
 fn templates() -> &'static [Template] {
     static T: OnceLock<Vec<Template>> = OnceLock::new();
     T.get_or_init(|| {
-        let (w, h) = (pitch(), CAP + 2 * ROOM);
+        let ((w, h), _) = sizes();
         ocrb::MRZ_ALPHABET
             .chars()
             .map(|c| {
-                let mut img = GrayImage::from_pixel(w, h, Luma([255]));
+                let mut img = GrayImage::from_pixel(w as u32, h as u32, Luma([255]));
                 ocrb::draw_text(
                     &mut img,
                     &c.to_string(),
@@ -38,13 +47,28 @@ fn templates() -> &'static [Template] {
                     CAP as f32,
                     0,
                 );
-                let mut data: Vec<f32> =
-                    img.as_raw().iter().map(|&p| 255.0 - f32::from(p)).collect();
+                let ink: Vec<f32> = img.as_raw().iter().map(|&p| 255.0 - f32::from(p)).collect();
+                let mut half = halve(&ink, w, h);
+                normalise(&mut half);
+                let mut data = ink;
                 normalise(&mut data);
-                Template { c, data }
+                Template { c, data, half }
             })
             .collect()
     })
+}
+
+/// A `w` x `h` picture at half resolution (2 x 2 means, odd edges dropped).
+fn halve(v: &[f32], w: usize, h: usize) -> Vec<f32> {
+    let (hw, hh) = (w / 2, h / 2);
+    let mut out = vec![0.0; hw * hh];
+    for y in 0..hh {
+        for x in 0..hw {
+            let q = |dx: usize, dy: usize| v[(2 * y + dy) * w + 2 * x + dx];
+            out[y * hw + x] = (q(0, 0) + q(1, 0) + q(0, 1) + q(1, 1)) / 4.0;
+        }
+    }
+    out
 }
 
 fn normalise(v: &mut [f32]) -> bool {
@@ -74,52 +98,188 @@ impl Guess {
     }
 }
 
-/// Reads the 44 cells of `line`; `allowed[i]` lists the characters cell `i` may hold.
-pub fn read(line: &GrayImage, allowed: &[&str; CHARS]) -> Vec<Guess> {
-    let tpl = templates();
-    let (w, h) = (pitch() as i32, (CAP + 2 * ROOM) as i32);
-    let mut window = vec![0f32; (w * h) as usize];
-    (0..CHARS)
-        .map(|i| {
-            let mut scores: Vec<(char, f32)> = tpl
+/// Ink of `line` (255 − grey), `w` x `h`, blank outside.
+struct Ink {
+    v: Vec<f32>,
+    w: i32,
+    h: i32,
+}
+
+impl Ink {
+    fn of(line: &GrayImage) -> Self {
+        Ink {
+            v: line
+                .as_raw()
                 .iter()
-                .filter(|t| allowed[i].contains(t.c))
-                .map(|t| (t.c, f32::MIN))
-                .collect();
-            let x0 = MARGIN as i32 + i as i32 * w;
-            let y0 = MARGIN as i32 - ROOM as i32;
-            for dy in -DY..=DY {
-                for dx in -DX..=DX {
-                    for y in 0..h {
-                        for x in 0..w {
-                            let (px, py) = (x0 + dx + x, y0 + dy + y);
-                            let p = if px >= 0
-                                && py >= 0
-                                && (px as u32) < line.width()
-                                && (py as u32) < line.height()
-                            {
-                                line.get_pixel(px as u32, py as u32).0[0]
-                            } else {
-                                255
-                            };
-                            window[(y * w + x) as usize] = 255.0 - f32::from(p);
-                        }
-                    }
-                    if !normalise(&mut window) {
-                        continue;
-                    }
-                    for (c, best) in scores.iter_mut() {
-                        let t = tpl.iter().find(|t| t.c == *c).expect("template exists");
-                        let s: f32 = t.data.iter().zip(&window).map(|(a, b)| a * b).sum();
-                        if s > *best {
-                            *best = s;
-                        }
-                    }
+                .map(|&p| 255.0 - f32::from(p))
+                .collect(),
+            w: line.width() as i32,
+            h: line.height() as i32,
+        }
+    }
+
+    /// The best score of each of `tpl` (by `pick`) against the `tw` x `th` window at
+    /// (x0, y0), written into `scores`; false where the window holds no contrast.
+    #[allow(clippy::too_many_arguments)]
+    fn score(
+        &self,
+        x0: i32,
+        y0: i32,
+        (tw, th): (usize, usize),
+        tpl: &[&Template],
+        pick: fn(&Template) -> &[f32],
+        window: &mut Vec<f32>,
+        scores: &mut [f32],
+    ) -> bool {
+        window.clear();
+        for y in 0..th as i32 {
+            for x in 0..tw as i32 {
+                let (px, py) = (x0 + x, y0 + y);
+                window.push(if px >= 0 && py >= 0 && px < self.w && py < self.h {
+                    self.v[(py * self.w + px) as usize]
+                } else {
+                    0.0
+                });
+            }
+        }
+        if !normalise(window) {
+            return false;
+        }
+        for (t, best) in tpl.iter().zip(scores.iter_mut()) {
+            let s: f32 = pick(t).iter().zip(window.iter()).map(|(a, b)| a * b).sum();
+            if s > *best {
+                *best = s;
+            }
+        }
+        true
+    }
+}
+
+/// Reads the 44 cells of `line`; `allowed[i]` lists the characters cell `i` may hold.
+///
+/// Each cell is registered on its own: perspective and a grid fitted a little off leave
+/// glyphs up to a third of a cell from their cell's place. A coarse search at half
+/// resolution finds each cell's offset (within a third of a cell across and a few pixels
+/// up or down), the offsets chained so that neighbours differ little; then every allowed
+/// glyph is scored at full resolution around that offset.
+pub fn read(line: &GrayImage, allowed: &[&str; CHARS]) -> Vec<Guess> {
+    let all = templates();
+    let ((w, h), (hw, hh)) = sizes();
+    let p = pitch() as i32;
+    let reach = (p as f32 / 3.0 / 2.0).round() as i32;
+    let span = (2 * reach + 1) as usize;
+    let full = Ink::of(line);
+    let half = {
+        let (lw, lh) = (line.width() as usize, line.height() as usize);
+        Ink {
+            v: halve(&full.v, lw, lh),
+            w: (lw / 2) as i32,
+            h: (lh / 2) as i32,
+        }
+    };
+    let allowed_tpl: Vec<Vec<&Template>> = allowed
+        .iter()
+        .map(|a| all.iter().filter(|t| a.contains(t.c)).collect())
+        .collect();
+    let mut window = Vec::with_capacity(w * h);
+    // Coarse: per cell and horizontal offset, the best score over the vertical offsets and
+    // the allowed glyphs (and the vertical offset that gave it).
+    let mut coarse = vec![(f32::MIN, 0i32); CHARS * span];
+    for (i, tpl) in allowed_tpl.iter().enumerate() {
+        let mut scores = vec![f32::MIN; tpl.len()];
+        let x0 = (MARGIN as i32 + i as i32 * p) / 2;
+        let y0 = (MARGIN as i32 - ROOM as i32) / 2;
+        for ox in -reach..=reach {
+            let cell = &mut coarse[i * span + (ox + reach) as usize];
+            for oy in -REACH_Y / 2..=REACH_Y / 2 {
+                scores.iter_mut().for_each(|s| *s = f32::MIN);
+                if !half.score(
+                    x0 + ox,
+                    y0 + oy,
+                    (hw, hh),
+                    tpl,
+                    |t| &t.half,
+                    &mut window,
+                    &mut scores,
+                ) {
+                    continue;
+                }
+                let s = scores.iter().copied().fold(f32::MIN, f32::max);
+                if s > cell.0 {
+                    *cell = (s, oy);
                 }
             }
-            scores.sort_by(|a, b| b.1.total_cmp(&a.1));
-            let (best, score) = scores.first().copied().unwrap_or(('<', 0.0));
-            let (second, second_score) = scores.get(1).copied().unwrap_or((best, -1.0));
+        }
+    }
+    // The chain of offsets with the highest total score.
+    let mut total = vec![0f32; CHARS * span];
+    let mut from = vec![0usize; CHARS * span];
+    for i in 0..CHARS {
+        for o in 0..span {
+            let own = coarse[i * span + o].0.max(-1.0);
+            if i == 0 {
+                total[o] = own;
+                continue;
+            }
+            let lo = o.saturating_sub(JUMP as usize);
+            let hi = (o + JUMP as usize).min(span - 1);
+            let prev = (lo..=hi)
+                .max_by(|&a, &b| total[(i - 1) * span + a].total_cmp(&total[(i - 1) * span + b]))
+                .unwrap_or(o);
+            total[i * span + o] = total[(i - 1) * span + prev] + own;
+            from[i * span + o] = prev;
+        }
+    }
+    let mut offsets = vec![0usize; CHARS];
+    offsets[CHARS - 1] = (0..span)
+        .max_by(|&a, &b| total[(CHARS - 1) * span + a].total_cmp(&total[(CHARS - 1) * span + b]))
+        .unwrap_or(reach as usize);
+    for i in (1..CHARS).rev() {
+        offsets[i - 1] = from[i * span + offsets[i]];
+    }
+    // Fine: every allowed glyph at full resolution around the registered place.
+    (0..CHARS)
+        .map(|i| {
+            let tpl = &allowed_tpl[i];
+            let o = offsets[i];
+            let (ox, oy) = (2 * (o as i32 - reach), 2 * coarse[i * span + o].1);
+            let x0 = MARGIN as i32 + i as i32 * p;
+            let y0 = MARGIN as i32 - ROOM as i32;
+            // The registered place is taken only when it fits clearly better than the
+            // cell's own place (on a blurred line a shifted window can favour a wrong glyph).
+            let at = |px: i32, py: i32, window: &mut Vec<f32>| {
+                let mut scores = vec![f32::MIN; tpl.len()];
+                for dy in -1..=1 {
+                    for dx in -2..=2 {
+                        full.score(
+                            x0 + px + dx,
+                            y0 + py + dy,
+                            (w, h),
+                            tpl,
+                            |t| &t.data,
+                            window,
+                            &mut scores,
+                        );
+                    }
+                }
+                scores
+            };
+            let top = |v: &[f32]| v.iter().copied().fold(f32::MIN, f32::max);
+            let own = at(0, 0, &mut window);
+            let scores = if (ox, oy) == (0, 0) {
+                own
+            } else {
+                let moved = at(ox, oy, &mut window);
+                if top(&moved) > top(&own) + 0.05 {
+                    moved
+                } else {
+                    own
+                }
+            };
+            let mut ranked: Vec<(char, f32)> = tpl.iter().map(|t| t.c).zip(scores).collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let (best, score) = ranked.first().copied().unwrap_or(('<', 0.0));
+            let (second, second_score) = ranked.get(1).copied().unwrap_or((best, -1.0));
             Guess {
                 best,
                 score,

@@ -21,11 +21,38 @@ pub fn pitch() -> u32 {
     (CAP as f32 * ocrb::pitch_per_cap()).round() as u32
 }
 
-/// Cuts `band` out of `full` and regularises it; `flip` reads it upside down.
-pub fn extract(full: &GrayImage, zone: &Zone, band: &Band, flip: bool) -> Option<GrayImage> {
+/// A line cut out, levelled and upright, with the cell grid fitted to it.
+#[derive(Clone)]
+pub struct Line {
+    level: GrayImage,
+    /// Left and right ends of the grid and its bow at the middle, in `level`'s pixels.
+    a: f32,
+    b: f32,
+    m: f32,
+    /// Rough cell width in `level`'s pixels.
+    p0: f32,
+}
+
+impl Line {
+    /// The line resampled onto the regular cell grid, with the fitted grid bowed by `bow`
+    /// cells more at its middle (a second guess where perspective fooled the gap fit).
+    pub fn regular(&self, bow: f32) -> GrayImage {
+        let (a, b, m) = (self.a, self.b, self.m + bow * self.p0);
+        let pitch = pitch();
+        let out_w = CHARS as u32 * pitch + 2 * MARGIN;
+        GrayImage::from_fn(out_w, self.level.height(), |x, y| {
+            let k = (x as f32 + 0.5 - MARGIN as f32) / pitch as f32;
+            let src = boundary(a, b, m, k);
+            Luma([sample(&self.level, src, y as f32 + 0.5).unwrap_or(255)])
+        })
+    }
+}
+
+/// Cuts `band` out of `full`, levels it and fits its cell grid; `flip` reads it upside down.
+pub fn extract(full: &GrayImage, zone: &Zone, band: &Band, flip: bool) -> Option<Line> {
     let strip = cut(full, zone, band, flip);
     let level = levelled(&strip)?;
-    regular(&level)
+    fit_grid(upright(&level))
 }
 
 /// The band and some room around it, at about [`CAP`] pixels per band height.
@@ -202,14 +229,19 @@ fn fit_line(pts: &[(f32, f32)]) -> (f32, f32) {
     (my - b * mx, b)
 }
 
-/// The levelled line resampled onto the regular cell grid.
-fn regular(level: &GrayImage) -> Option<GrayImage> {
-    let level = &upright(level);
+/// Where boundary `k` (0..=CHARS) of a grid from `a` to `b` bowed by `m` falls.
+fn boundary(a: f32, b: f32, m: f32, k: f32) -> f32 {
+    let t = k / CHARS as f32;
+    a + (b - a) * t + 4.0 * m * t * (1.0 - t)
+}
+
+/// The cell grid of an upright, levelled line.
+fn fit_grid(level: GrayImage) -> Option<Line> {
     let (w, h) = (level.width() as usize, level.height() as usize);
-    let ink = ink_mask(level, CAP / 2);
+    let ink = ink_mask(&level, CAP / 2);
     let (r0, r1) = (MARGIN as usize, (MARGIN + CAP) as usize);
     let cols: Vec<usize> = (0..w)
-        .map(|x| (r0..r1).filter(|&y| ink[y * w + x]).count())
+        .map(|x| (r0..r1.min(h)).filter(|&y| ink[y * w + x]).count())
         .collect();
     // The ends of the line: where a half cell's worth of columns first holds real ink.
     let total: usize = cols.iter().sum();
@@ -240,10 +272,6 @@ fn regular(level: &GrayImage) -> Option<GrayImage> {
             .copied()
             .unwrap_or(0.0)
     };
-    let boundary = |a: f32, b: f32, m: f32, k: f32| {
-        let t = k / CHARS as f32;
-        a + (b - a) * t + 4.0 * m * t * (1.0 - t)
-    };
     let (a0, b0) = (left - side * p0, right + side * p0);
     let steps = |n: i32, step: f32| (-n..=n).map(move |i| i as f32 * step);
     let mut best = (f32::MAX, a0, b0, 0.0);
@@ -260,11 +288,5 @@ fn regular(level: &GrayImage) -> Option<GrayImage> {
         }
     }
     let (_, a, b, m) = best;
-    let pitch = pitch();
-    let out_w = CHARS as u32 * pitch + 2 * MARGIN;
-    Some(GrayImage::from_fn(out_w, h as u32, |x, y| {
-        let k = (x as f32 + 0.5 - MARGIN as f32) / pitch as f32;
-        let src = boundary(a, b, m, k);
-        Luma([sample(level, src, y as f32 + 0.5).unwrap_or(255)])
-    }))
+    Some(Line { level, a, b, m, p0 })
 }
