@@ -161,8 +161,9 @@ impl Matcher {
     }
 }
 
-/// The name-count keys of a query: its given name and surnames.
-fn tf_keys(q: &Prepared) -> Vec<String> {
+/// The name-count keys of a query: its given names and surnames (as the matcher reads them);
+/// look-ups and set-based groups count the same names.
+pub(crate) fn tf_keys(q: &Prepared) -> Vec<String> {
     let mut out = Vec::new();
     for n in q.names.iter().chain(&q.former_families) {
         if !n.family.is_empty() {

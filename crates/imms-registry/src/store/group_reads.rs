@@ -40,27 +40,13 @@ impl MatchQuery {
         }
         let prepared = Prepared::from_query(&query);
         let keys = keys::query_keys(&prepared);
-        let tf_keys = tf_keys(&prepared);
+        let tf_keys = crate::matching::tf_keys(&prepared);
         Some(MatchQuery {
             prepared,
             keys,
             tf_keys,
         })
     }
-}
-
-/// The name-count keys of a query: its given names and surnames (as the matcher reads them).
-fn tf_keys(q: &Prepared) -> Vec<String> {
-    let mut out = Vec::new();
-    for n in q.names.iter().chain(&q.former_families) {
-        if !n.family.is_empty() {
-            out.push(keys::family_tf_key(n));
-        }
-        if !n.given.is_empty() {
-            out.push(keys::given_tf_key(n));
-        }
-    }
-    out
 }
 
 /// What the store held for a group when the group began.
