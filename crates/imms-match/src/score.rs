@@ -12,7 +12,7 @@ use strsim::jaro_winkler;
 
 use crate::address::NormAddress;
 use crate::keys::{family_tf_key, given_tf_key};
-use crate::text::{nickname_related, phonetic, NormName};
+use crate::text::{nickname_related, NormName};
 use crate::Prepared;
 
 /// The compared fields, in the order of [`Comparison::levels`].
@@ -205,16 +205,23 @@ impl Scored {
     }
 }
 
+/// The default parameters, built once: `compare` weighs every name pair with them to pick
+/// the candidate's best-agreeing name.
+fn default_params() -> &'static Params {
+    static DEFAULT: std::sync::OnceLock<Params> = std::sync::OnceLock::new();
+    DEFAULT.get_or_init(Params::default)
+}
+
 /// Compares a query with a candidate.
 pub fn compare(q: &Prepared, c: &Prepared) -> Comparison {
     let mut out = Comparison::default();
     // The candidate's name that agrees best with the query's (a maiden name, an alias).
     let mut best: Option<(f64, Comparison)> = None;
-    let params = Params::default();
+    let params = default_params();
     for qn in &q.names {
         for cn in &c.names {
             let mut cmp = Comparison::default();
-            cmp.levels[GIVEN] = given_level(&qn.given, &cn.given);
+            cmp.levels[GIVEN] = given_level(qn, cn);
             let mut fam = family_level(qn, cn);
             for former in &q.former_families {
                 let f = family_level(former, cn);
@@ -324,20 +331,22 @@ pub fn score_all(
     out
 }
 
-fn given_level(a: &str, b: &str) -> Option<u8> {
+fn given_level(x: &NormName, y: &NormName) -> Option<u8> {
+    let (a, b) = (x.given.as_str(), y.given.as_str());
     if a.is_empty() || b.is_empty() {
         return None;
     }
-    Some(if a == b {
-        0
-    } else if nickname_related(a, b) {
-        1
-    } else if a.len() > 1 && b.len() > 1 && jaro_winkler(a, b) >= 0.92 {
+    if a == b {
+        return Some(0);
+    }
+    if nickname_related(a, b) {
+        return Some(1);
+    }
+    let long = a.len() > 1 && b.len() > 1;
+    let jw = if long { jaro_winkler(a, b) } else { 0.0 };
+    Some(if long && jw >= 0.92 {
         2
-    } else if a.len() > 1
-        && b.len() > 1
-        && (jaro_winkler(a, b) >= 0.80 || phonetic(a) == phonetic(b))
-    {
+    } else if long && (jw >= 0.80 || x.given_sound == y.given_sound) {
         3
     } else if (a.len() == 1 || b.len() == 1) && a[..1] == b[..1] {
         4
@@ -351,16 +360,16 @@ fn family_level(a: &NormName, b: &NormName) -> Option<u8> {
         return None;
     }
     let (ja, jb) = (a.family_joined(), b.family_joined());
-    Some(if a.family == b.family || ja == jb {
-        0
-    } else if a.family_parts.iter().any(|p| b.family_parts.contains(p)) {
-        1
-    } else if jaro_winkler(&ja, &jb) >= 0.92 {
+    if a.family == b.family || ja == jb {
+        return Some(0);
+    }
+    if a.family_parts.iter().any(|p| b.family_parts.contains(p)) {
+        return Some(1);
+    }
+    let jw = jaro_winkler(ja, jb);
+    Some(if jw >= 0.92 {
         2
-    } else if jaro_winkler(&ja, &jb) >= 0.85
-        || a.family_parts.first().map(|p| phonetic(p))
-            == b.family_parts.first().map(|p| phonetic(p))
-    {
+    } else if jw >= 0.85 || a.family_sound == b.family_sound {
         3
     } else {
         4
@@ -400,22 +409,35 @@ fn date_level(a: NaiveDate, b: NaiveDate) -> u8 {
     if a.year() == b.year() && a.day() == b.month() && a.month() == b.day() {
         return 1;
     }
-    let (sa, sb) = (
-        a.format("%Y%m%d").to_string(),
-        b.format("%Y%m%d").to_string(),
-    );
-    let diff: Vec<usize> = sa
-        .bytes()
-        .zip(sb.bytes())
-        .enumerate()
-        .filter(|(_, (x, y))| x != y)
-        .map(|(i, _)| i)
-        .collect();
-    let transposed = diff.len() == 2
+    // The eight digits YYYYMMDD of each date, compared place by place: one digit wrong, or
+    // two neighbours swapped, is a typo.
+    let digits = |d: NaiveDate| -> Option<[u8; 8]> {
+        let y = u32::try_from(d.year()).ok().filter(|y| *y <= 9999)?;
+        let n = y * 10_000 + d.month() * 100 + d.day();
+        let mut out = [0u8; 8];
+        for (i, place) in out.iter_mut().enumerate() {
+            *place = (n / 10u32.pow(7 - i as u32) % 10) as u8;
+        }
+        Some(out)
+    };
+    let (Some(sa), Some(sb)) = (digits(a), digits(b)) else {
+        return 3;
+    };
+    let mut diff = [0usize; 3];
+    let mut n = 0;
+    for i in 0..8 {
+        if sa[i] != sb[i] {
+            if n < diff.len() {
+                diff[n] = i;
+            }
+            n += 1;
+        }
+    }
+    let transposed = n == 2
         && diff[1] == diff[0] + 1
-        && sa.as_bytes()[diff[0]] == sb.as_bytes()[diff[1]]
-        && sa.as_bytes()[diff[1]] == sb.as_bytes()[diff[0]];
-    if diff.len() == 1 || transposed {
+        && sa[diff[0]] == sb[diff[1]]
+        && sa[diff[1]] == sb[diff[0]];
+    if n == 1 || transposed {
         2
     } else {
         3
@@ -456,13 +478,20 @@ mod tests {
         assert_eq!(date_level(d(1980, 4, 12), d(1980, 4, 13)), 2);
         assert_eq!(date_level(d(1980, 4, 12), d(1908, 4, 12)), 2, "transposed");
         assert_eq!(date_level(d(1980, 4, 12), d(1975, 1, 30)), 3);
+        assert_eq!(date_level(d(1980, 4, 12), d(1980, 4, 21)), 2, "day transposed");
+        assert_eq!(date_level(d(1980, 4, 12), d(1980, 4, 20)), 3, "two digits");
+        assert_eq!(date_level(d(1980, 1, 1), d(-5, 1, 1)), 3, "no digits of its own");
     }
 
     #[test]
     fn name_levels() {
+        let given_level = |a: &str, b: &str| {
+            given_level(&NormName::new(a, "", "X", ""), &NormName::new(b, "", "X", ""))
+        };
         assert_eq!(given_level("ROBERT", "ROBERT"), Some(0));
         assert_eq!(given_level("BOB", "ROBERT"), Some(1));
         assert_eq!(given_level("ZELPHINA", "ZELPHINE"), Some(2));
+        assert_eq!(given_level("CATHERINE", "KATHRYN"), Some(3), "phonetic");
         assert_eq!(given_level("J", "JOHN"), Some(4));
         assert_eq!(given_level("MARY", "PETER"), Some(5));
         assert_eq!(given_level("", "PETER"), None);

@@ -62,6 +62,12 @@ pub struct NormName {
     pub family_parts: Vec<String>,
     /// JR, SR, II, ... or empty.
     pub suffix: String,
+    /// Phonetic keys of the given name and of the first significant surname part, and the
+    /// surname without spaces: computed once here, because scoring compares one name with
+    /// up to a hundred candidates' and ingest does so for every message.
+    pub given_sound: String,
+    pub family_sound: String,
+    pub family_compact: String,
 }
 
 impl NormName {
@@ -94,19 +100,24 @@ impl NormName {
             .filter(|t| !PARTICLES.contains(&t.as_str()))
             .cloned()
             .collect();
+        let given = given_tokens.into_iter().next().unwrap_or_default();
+        let family = family_tokens.join(" ");
         NormName {
-            given: given_tokens.into_iter().next().unwrap_or_default(),
+            given_sound: phonetic(&given),
+            family_sound: family_parts.first().map(|p| phonetic(p)).unwrap_or_default(),
+            family_compact: family.replace(' ', ""),
+            given,
             given_rest: given_rest.join(" "),
             middle: middle_tokens.join(" "),
-            family: family_tokens.join(" "),
+            family,
             family_parts,
             suffix,
         }
     }
 
     /// The surname without spaces: "DE LA CRUZ" and "DELACRUZ" are one name.
-    pub fn family_joined(&self) -> String {
-        self.family.replace(' ', "")
+    pub fn family_joined(&self) -> &str {
+        &self.family_compact
     }
 }
 
