@@ -478,15 +478,26 @@ mod tests {
         assert_eq!(date_level(d(1980, 4, 12), d(1980, 4, 13)), 2);
         assert_eq!(date_level(d(1980, 4, 12), d(1908, 4, 12)), 2, "transposed");
         assert_eq!(date_level(d(1980, 4, 12), d(1975, 1, 30)), 3);
-        assert_eq!(date_level(d(1980, 4, 12), d(1980, 4, 21)), 2, "day transposed");
+        assert_eq!(
+            date_level(d(1980, 4, 12), d(1980, 4, 21)),
+            2,
+            "day transposed"
+        );
         assert_eq!(date_level(d(1980, 4, 12), d(1980, 4, 20)), 3, "two digits");
-        assert_eq!(date_level(d(1980, 1, 1), d(-5, 1, 1)), 3, "no digits of its own");
+        assert_eq!(
+            date_level(d(1980, 1, 1), d(-5, 1, 1)),
+            3,
+            "no digits of its own"
+        );
     }
 
     #[test]
     fn name_levels() {
         let given_level = |a: &str, b: &str| {
-            given_level(&NormName::new(a, "", "X", ""), &NormName::new(b, "", "X", ""))
+            given_level(
+                &NormName::new(a, "", "X", ""),
+                &NormName::new(b, "", "X", ""),
+            )
         };
         assert_eq!(given_level("ROBERT", "ROBERT"), Some(0));
         assert_eq!(given_level("BOB", "ROBERT"), Some(1));

@@ -104,7 +104,10 @@ impl NormName {
         let family = family_tokens.join(" ");
         NormName {
             given_sound: phonetic(&given),
-            family_sound: family_parts.first().map(|p| phonetic(p)).unwrap_or_default(),
+            family_sound: family_parts
+                .first()
+                .map(|p| phonetic(p))
+                .unwrap_or_default(),
             family_compact: family.replace(' ', ""),
             given,
             given_rest: given_rest.join(" "),
