@@ -305,16 +305,19 @@ pub fn weigh(cmp: &Comparison, params: &Params, tf: &TermFrequencies) -> f64 {
     total
 }
 
-/// Scores candidates against a query, best first.
-pub fn score_all(
+/// Scores candidates against a query, best first. Candidates may be owned or shared
+/// (`Prepared`, `&Prepared`, `Arc<Prepared>`): a group of messages scores one cached
+/// profile against many queries.
+pub fn score_all<P: std::borrow::Borrow<Prepared>>(
     q: &Prepared,
-    candidates: &[Prepared],
+    candidates: &[P],
     params: &Params,
     tf: &TermFrequencies,
 ) -> Vec<Scored> {
     let mut out: Vec<Scored> = candidates
         .iter()
         .map(|c| {
+            let c = c.borrow();
             let comparison = compare(q, c);
             Scored {
                 person_id: c.person_id,

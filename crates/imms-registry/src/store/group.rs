@@ -183,15 +183,12 @@ impl GroupState {
             return Route::New(Vec::new());
         }
         ranked.sort_by_key(|r| r.1);
-        let candidates: Vec<Prepared> = ranked
+        // Group persons are prepared under their provisional ids (see `add_person`).
+        let candidates: Vec<&Prepared> = ranked
             .iter()
             .filter_map(|&(_, id, slot)| match slot {
-                None => known.profiles.get(&id).cloned(),
-                Some(slot) => {
-                    let mut p = self.persons[slot].prepared.clone();
-                    p.person_id = provisional_id(slot);
-                    Some(p)
-                }
+                None => known.profiles.get(&id).map(|p| &**p),
+                Some(slot) => Some(&self.persons[slot].prepared),
             })
             .collect();
         let unwritten = self.persons.iter().filter(|p| p.id.is_none()).count() as i64;

@@ -4,6 +4,7 @@
 //! profiles for every person the group may create.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use imms_core::Person;
 use imms_db::Engine;
@@ -11,6 +12,7 @@ use imms_match::{keys, Prepared};
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
+use super::json_rows;
 use super::match_keys::{self, Settings, MAX_CANDIDATES};
 use super::profile_cache::ProfileCache;
 use super::rows::Placeholders;
@@ -61,7 +63,7 @@ pub(crate) struct Known {
     /// most keys with it, as (person id, keys shared), most shared first.
     pub queries: HashMap<usize, (MatchQuery, Vec<(i64, i64)>)>,
     /// Prepared profiles of the stored candidates.
-    pub profiles: HashMap<i64, Prepared>,
+    pub profiles: HashMap<i64, Arc<Prepared>>,
     /// Name counts (capped at [`TF_CAP`]).
     pub name_counts: HashMap<String, i64>,
     /// The highest person id (the matcher's estimate of the number of persons).
@@ -304,11 +306,13 @@ async fn candidates(
              WHERE r <= {MAX_CANDIDATES}",
             Placeholders::of(conn).value_lists(chunk.len(), 2)
         );
-        let mut q = sqlx::query_as::<_, (i64, i64, i64)>(&sql).persistent(false);
+        let sql = json_rows::wrap(conn, &sql, &["n", "person_id", "h"], "");
+        let mut q = sqlx::query_as(&sql).persistent(false);
         for (n, k) in chunk {
             q = q.bind(*n).bind(k.as_str());
         }
-        for (n, person_id, hits) in q.fetch_all(&mut *conn).await? {
+        let rows: Vec<(i64, i64, i64)> = json_rows::fetch(conn, q).await?;
+        for (n, person_id, hits) in rows {
             out.entry(n as usize).or_default().push((person_id, hits));
         }
     }
@@ -328,14 +332,16 @@ async fn name_counts(
     for chunk in keys.chunks(READ_CHUNK) {
         let sql = format!(
             "WITH q(k) AS (VALUES {}) SELECT k, \
-             (SELECT COUNT(*) FROM (SELECT 1 FROM match_keys WHERE block_key = q.k LIMIT {TF_CAP}) t) FROM q",
+             (SELECT COUNT(*) FROM (SELECT 1 FROM match_keys WHERE block_key = q.k LIMIT {TF_CAP}) t) AS n FROM q",
             Placeholders::of(conn).value_lists(chunk.len(), 1)
         );
-        let mut q = sqlx::query_as::<_, (String, i64)>(&sql).persistent(false);
+        let sql = json_rows::wrap(conn, &sql, &["k", "n"], "");
+        let mut q = sqlx::query_as(&sql).persistent(false);
         for k in chunk {
             q = q.bind(k.as_str());
         }
-        out.extend(q.fetch_all(&mut *conn).await?);
+        let rows: Vec<(String, i64)> = json_rows::fetch(conn, q).await?;
+        out.extend(rows);
     }
     Ok(out)
 }

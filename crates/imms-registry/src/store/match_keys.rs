@@ -10,6 +10,7 @@ use imms_match::{keys, Params, Prepared, Profile, ProfileName, Query, QueryAddre
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 
+use super::json_rows;
 use super::rows::Placeholders;
 use super::StoreError;
 
@@ -347,15 +348,20 @@ pub(super) async fn read_names_and_addresses(
     out: &mut HashMap<i64, Profile>,
 ) -> Result<(), StoreError> {
     let list = Placeholders::of(conn).list(1, ids.len());
-    let sql = format!(
-        "SELECT person_id, given, middle, family, suffix FROM person_names WHERE person_id IN ({list}) ORDER BY id"
+    let sql = json_rows::wrap(
+        conn,
+        &format!(
+            "SELECT id, person_id, given, middle, family, suffix FROM person_names WHERE person_id IN ({list})"
+        ),
+        &["person_id", "given", "middle", "family", "suffix"],
+        "id",
     );
-    let mut q =
-        sqlx::query_as::<_, (i64, String, String, String, String)>(&sql).persistent(persistent);
+    let mut q = sqlx::query_as(&sql).persistent(persistent);
     for id in ids {
         q = q.bind(id);
     }
-    for (id, given, middle, family, suffix) in q.fetch_all(&mut *conn).await? {
+    let rows: Vec<(i64, String, String, String, String)> = json_rows::fetch(conn, q).await?;
+    for (id, given, middle, family, suffix) in rows {
         if let Some(p) = out.get_mut(&id) {
             p.names.push(ProfileName {
                 given,
@@ -365,15 +371,20 @@ pub(super) async fn read_names_and_addresses(
             });
         }
     }
-    let sql = format!(
-        "SELECT person_id, street, city, state, postal_code FROM person_addresses WHERE person_id IN ({list}) ORDER BY id"
+    let sql = json_rows::wrap(
+        conn,
+        &format!(
+            "SELECT id, person_id, street, city, state, postal_code FROM person_addresses WHERE person_id IN ({list})"
+        ),
+        &["person_id", "street", "city", "state", "postal_code"],
+        "id",
     );
-    let mut q =
-        sqlx::query_as::<_, (i64, String, String, String, String)>(&sql).persistent(persistent);
+    let mut q = sqlx::query_as(&sql).persistent(persistent);
     for id in ids {
         q = q.bind(id);
     }
-    for (id, street, city, state, postal_code) in q.fetch_all(&mut *conn).await? {
+    let rows: Vec<(i64, String, String, String, String)> = json_rows::fetch(conn, q).await?;
+    for (id, street, city, state, postal_code) in rows {
         if let Some(p) = out.get_mut(&id) {
             p.addresses.push(QueryAddress {
                 street,

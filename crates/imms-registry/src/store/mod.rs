@@ -15,6 +15,7 @@ mod group_plan;
 mod group_reads;
 mod group_write;
 pub mod history;
+mod json_rows;
 pub(crate) mod link;
 pub mod lookup;
 pub mod match_keys;

@@ -9,11 +9,12 @@
 //! before. The matcher's decisions are those of reading everything each time.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use imms_match::{Prepared, Profile};
 use sqlx::AnyConnection;
 
+use super::json_rows;
 use super::match_keys;
 use super::rows::Placeholders;
 use super::StoreError;
@@ -38,8 +39,9 @@ impl std::fmt::Debug for ProfileCache {
 struct Entry {
     names: i64,
     addresses: i64,
-    /// Names and addresses; id, date of birth and sex are taken from each read.
-    prepared: Prepared,
+    /// The whole profile, shared with the groups that use it; used only while the date of
+    /// birth and sex read with the counts still agree with it.
+    prepared: Arc<Prepared>,
 }
 
 impl ProfileCache {
@@ -49,7 +51,7 @@ impl ProfileCache {
         &self,
         conn: &mut AnyConnection,
         ids: &[i64],
-    ) -> Result<HashMap<i64, Prepared>, StoreError> {
+    ) -> Result<HashMap<i64, Arc<Prepared>>, StoreError> {
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(READ_CHUNK) {
             self.read_chunk(conn, chunk, &mut out).await?;
@@ -61,20 +63,26 @@ impl ProfileCache {
         &self,
         conn: &mut AnyConnection,
         ids: &[i64],
-        out: &mut HashMap<i64, Prepared>,
+        out: &mut HashMap<i64, Arc<Prepared>>,
     ) -> Result<(), StoreError> {
-        let sql = format!(
-            "SELECT p.id, p.birth_date, p.sex, \
-             (SELECT COUNT(*) FROM person_names n WHERE n.person_id = p.id), \
-             (SELECT COUNT(*) FROM person_addresses a WHERE a.person_id = p.id) \
+        let inner = format!(
+            "SELECT p.id AS id, p.birth_date AS birth_date, p.sex AS sex, \
+             (SELECT COUNT(*) FROM person_names n WHERE n.person_id = p.id) AS names, \
+             (SELECT COUNT(*) FROM person_addresses a WHERE a.person_id = p.id) AS addresses \
              FROM persons p WHERE p.merged_into IS NULL AND p.id IN ({})",
             Placeholders::of(conn).list(1, ids.len())
         );
-        let mut q = sqlx::query_as::<_, (i64, String, String, i64, i64)>(&sql).persistent(false);
+        let sql = json_rows::wrap(
+            conn,
+            &inner,
+            &["id", "birth_date", "sex", "names", "addresses"],
+            "",
+        );
+        let mut q = sqlx::query_as(&sql).persistent(false);
         for id in ids {
             q = q.bind(id);
         }
-        let rows = q.fetch_all(&mut *conn).await?;
+        let rows: Vec<(i64, String, String, i64, i64)> = json_rows::fetch(conn, q).await?;
         let mut missing: HashMap<i64, Profile> = HashMap::new();
         {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -86,16 +94,25 @@ impl ProfileCache {
                     sex: sex.chars().next(),
                     ..Default::default()
                 };
+                let head = Prepared::from_profile(&bare);
                 match entries.get(&id) {
+                    Some(e)
+                        if e.names == names
+                            && e.addresses == addresses
+                            && e.prepared.birth_date == head.birth_date
+                            && e.prepared.sex == head.sex =>
+                    {
+                        out.insert(id, e.prepared.clone());
+                    }
                     Some(e) if e.names == names && e.addresses == addresses => {
-                        let head = Prepared::from_profile(&bare);
+                        // A corrected date of birth or sex: the same names and addresses.
                         out.insert(
                             id,
-                            Prepared {
+                            Arc::new(Prepared {
                                 names: e.prepared.names.clone(),
                                 addresses: e.prepared.addresses.clone(),
                                 ..head
-                            },
+                            }),
                         );
                     }
                     _ => {
@@ -115,7 +132,7 @@ impl ProfileCache {
             entries.clear();
         }
         for (id, profile) in missing {
-            let prepared = Prepared::from_profile(&profile);
+            let prepared = Arc::new(Prepared::from_profile(&profile));
             entries.insert(
                 id,
                 Entry {
