@@ -9,8 +9,9 @@
 //! commits once, then answers them all; should anything fail, it stores them one by one. Under load this turns one fsync
 //! per message into one per group, and SQLite's single writer never waits on a lock.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use imms_core::CodeTables;
@@ -127,12 +128,53 @@ impl AckMaker {
 struct Job {
     vxu: Vxu,
     reply: oneshot::Sender<Result<Stored, StoreError>>,
+    /// The person's key in [`InFlight`], released once the answer is sent.
+    person: Option<u64>,
+}
+
+/// Which writer each person (sending facility + first identifier) with a message waiting or
+/// being stored went to. Messages go to writers by date of birth, so two writers never
+/// wait on each other's date-of-birth locks (see `group_reads::lock_birth_dates`; with
+/// eight writers and a writer per person, waiting on those locks was most of what
+/// PostgreSQL did during an import). A person's next message follows the one still in
+/// flight to its writer even if its date of birth differs (a correction), so one person's
+/// messages are still stored in the order they came.
+#[derive(Default)]
+struct InFlight {
+    /// Person key → (writer, messages in flight).
+    persons: Mutex<HashMap<u64, (usize, usize)>>,
+}
+
+impl InFlight {
+    /// The writer for a message of `person`: the one its earlier message in flight went to,
+    /// else `by_birth_date`.
+    fn assign(&self, person: Option<u64>, by_birth_date: usize) -> usize {
+        let Some(key) = person else {
+            return by_birth_date;
+        };
+        let mut persons = self.persons.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = persons.entry(key).or_insert((by_birth_date, 0));
+        entry.1 += 1;
+        entry.0
+    }
+
+    fn release(&self, person: Option<u64>) {
+        let Some(key) = person else { return };
+        let mut persons = self.persons.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = persons.get_mut(&key) {
+            entry.1 = entry.1.saturating_sub(1);
+            if entry.1 == 0 {
+                persons.remove(&key);
+            }
+        }
+    }
 }
 
 /// One writer: groups what is waiting, stores it with one commit, answers.
 async fn writer(
     store: Store,
     acks: Arc<AckMaker>,
+    in_flight: Arc<InFlight>,
     mut queue: mpsc::Receiver<Job>,
     max_group: usize,
 ) {
@@ -172,6 +214,7 @@ async fn writer(
                 }
             };
             let _ = job.reply.send(result);
+            in_flight.release(job.person);
         }
     }
 }
@@ -183,6 +226,7 @@ pub struct Ingestor {
     /// One queue per writer. A person's messages always go to the same writer, so they
     /// are stored in the order they came (an update after its add, a delete after both).
     queues: Vec<mpsc::Sender<Job>>,
+    in_flight: Arc<InFlight>,
 }
 
 fn parse_problem(e: &ParseError) -> Problem {
@@ -254,16 +298,24 @@ impl Ingestor {
             counter: AtomicU64::new(0),
         });
         let mut queues = Vec::with_capacity(writers);
+        let in_flight = Arc::new(InFlight::default());
         for _ in 0..writers {
             let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
             queues.push(tx);
-            tokio::spawn(writer(store.clone(), acks.clone(), rx, max_group));
+            tokio::spawn(writer(
+                store.clone(),
+                acks.clone(),
+                in_flight.clone(),
+                rx,
+                max_group,
+            ));
         }
         Ingestor {
             store,
             codes,
             acks,
             queues,
+            in_flight,
         }
     }
 
@@ -312,8 +364,19 @@ impl Ingestor {
     /// Hands a readable message to a writer; the answer comes after its group committed.
     async fn submit(&self, vxu: Vxu) -> oneshot::Receiver<Result<Stored, StoreError>> {
         let (reply, answer) = oneshot::channel();
-        let queue = &self.queues[writer_for(&vxu, self.queues.len())];
-        if let Err(mpsc::error::SendError(job)) = queue.send(Job { vxu, reply }).await {
+        let writers = self.queues.len();
+        let (person, writer) = if writers > 1 {
+            let person = person_key(&vxu);
+            let writer = self
+                .in_flight
+                .assign(person, birth_date_writer(&vxu, writers));
+            (person, writer)
+        } else {
+            (None, 0)
+        };
+        let job = Job { vxu, reply, person };
+        if let Err(mpsc::error::SendError(job)) = self.queues[writer].send(job).await {
+            self.in_flight.release(job.person);
             let _ = job.reply.send(Err(StoreError::Conflict(
                 "the registry is shutting down".into(),
             )));
@@ -402,19 +465,26 @@ impl Ingestor {
     }
 }
 
-/// The writer for a message: by the sending facility and the person's first identifier, so
-/// one person's messages keep their order.
-fn writer_for(vxu: &Vxu, writers: usize) -> usize {
+/// A person's key for [`InFlight`]: the sending facility and the person's first identifier.
+fn person_key(vxu: &Vxu) -> Option<u64> {
     use std::hash::{Hash, Hasher};
-    if writers <= 1 {
-        return 0;
-    }
+    let id = vxu.person.as_ref()?.identifiers.first()?;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     vxu.header.facility_id.hash(&mut h);
-    if let Some(id) = vxu.person.as_ref().and_then(|p| p.identifiers.first()) {
-        id.value.hash(&mut h);
+    id.value.hash(&mut h);
+    Some(h.finish())
+}
+
+/// The writer for a message by its person's date of birth (by facility when it has no
+/// person): persons born the same day are stored by one writer.
+fn birth_date_writer(vxu: &Vxu, writers: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match &vxu.person {
+        Some(p) => p.birth_date.hash(&mut h),
+        None => vxu.header.facility_id.hash(&mut h),
     }
-    (h.finish() % writers as u64) as usize
+    (h.finish() % writers.max(1) as u64) as usize
 }
 
 fn code_of(code: &str) -> AckCode {
@@ -422,5 +492,36 @@ fn code_of(code: &str) -> AckCode {
         "AA" => AckCode::Accept,
         "AE" => AckCode::Error,
         _ => AckCode::Reject,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InFlight;
+
+    #[test]
+    fn a_persons_messages_in_flight_stay_with_one_writer() {
+        let in_flight = InFlight::default();
+        // First message of person 7 goes where its date of birth sends it.
+        assert_eq!(in_flight.assign(Some(7), 3), 3);
+        // A second one with a corrected date of birth follows it to writer 3.
+        assert_eq!(in_flight.assign(Some(7), 5), 3);
+        // Other persons and messages without a person go by date of birth.
+        assert_eq!(in_flight.assign(Some(8), 5), 5);
+        assert_eq!(in_flight.assign(None, 1), 1);
+        in_flight.release(Some(7));
+        assert_eq!(
+            in_flight.assign(Some(7), 6),
+            3,
+            "one message of 7 still in flight"
+        );
+        in_flight.release(Some(7));
+        in_flight.release(Some(7));
+        assert_eq!(
+            in_flight.assign(Some(7), 6),
+            6,
+            "none in flight: by date of birth"
+        );
+        in_flight.release(None);
     }
 }
