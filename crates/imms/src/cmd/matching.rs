@@ -503,8 +503,16 @@ async fn load(store: &Store, path: &Path) -> anyhow::Result<HashMap<i64, String>
             .await?;
     }
     // Fresh statistics, or PostgreSQL's planner guesses at a million new rows (seconds per
-    // query instead of milliseconds until autovacuum gets to them).
-    sqlx::query("ANALYZE")
+    // query instead of milliseconds until autovacuum gets to them). On PostgreSQL also a
+    // VACUUM, which marks the new pages all-visible: counting a common name's keys is then
+    // an index-only scan (measured at 10,000,000 persons: 235 ms with a heap visit per key,
+    // 1.2 ms without).
+    let statistics = if rebuild_key_index {
+        "VACUUM (ANALYZE)"
+    } else {
+        "ANALYZE"
+    };
+    sqlx::query(statistics)
         .execute(store.database().pool())
         .await?;
     if skipped > 0 {
