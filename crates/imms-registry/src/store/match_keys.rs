@@ -347,21 +347,15 @@ pub(super) async fn read_names_and_addresses(
     persistent: bool,
     out: &mut HashMap<i64, Profile>,
 ) -> Result<(), StoreError> {
-    let list = Placeholders::of(conn).list(1, ids.len());
-    let sql = json_rows::wrap(
+    let names = four_texts_per_person(
         conn,
-        &format!(
-            "SELECT id, person_id, given, middle, family, suffix FROM person_names WHERE person_id IN ({list})"
-        ),
-        &["person_id", "given", "middle", "family", "suffix"],
-        "id",
-    );
-    let mut q = sqlx::query_as(&sql).persistent(persistent);
-    for id in ids {
-        q = q.bind(id);
-    }
-    let rows: Vec<(i64, String, String, String, String)> = json_rows::fetch(conn, q).await?;
-    for (id, given, middle, family, suffix) in rows {
+        "person_names",
+        ["given", "middle", "family", "suffix"],
+        ids,
+        persistent,
+    )
+    .await?;
+    for (id, given, middle, family, suffix) in names {
         if let Some(p) = out.get_mut(&id) {
             p.names.push(ProfileName {
                 given,
@@ -371,20 +365,15 @@ pub(super) async fn read_names_and_addresses(
             });
         }
     }
-    let sql = json_rows::wrap(
+    let addresses = four_texts_per_person(
         conn,
-        &format!(
-            "SELECT id, person_id, street, city, state, postal_code FROM person_addresses WHERE person_id IN ({list})"
-        ),
-        &["person_id", "street", "city", "state", "postal_code"],
-        "id",
-    );
-    let mut q = sqlx::query_as(&sql).persistent(persistent);
-    for id in ids {
-        q = q.bind(id);
-    }
-    let rows: Vec<(i64, String, String, String, String)> = json_rows::fetch(conn, q).await?;
-    for (id, street, city, state, postal_code) in rows {
+        "person_addresses",
+        ["street", "city", "state", "postal_code"],
+        ids,
+        persistent,
+    )
+    .await?;
+    for (id, street, city, state, postal_code) in addresses {
         if let Some(p) = out.get_mut(&id) {
             p.addresses.push(QueryAddress {
                 street,
@@ -395,6 +384,31 @@ pub(super) async fn read_names_and_addresses(
         }
     }
     Ok(())
+}
+
+/// (person id, four text columns) of `table`'s rows for these persons, in the order stored.
+async fn four_texts_per_person(
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: [&str; 4],
+    ids: &[i64],
+    persistent: bool,
+) -> Result<Vec<(i64, String, String, String, String)>, StoreError> {
+    let list = Placeholders::of(conn).list(1, ids.len());
+    let sql = json_rows::wrap(
+        conn,
+        &format!(
+            "SELECT id, person_id, {} FROM {table} WHERE person_id IN ({list})",
+            columns.join(", ")
+        ),
+        &[&["person_id"][..], &columns[..]].concat(),
+        "id",
+    );
+    let mut q = sqlx::query_as(&sql).persistent(persistent);
+    for id in ids {
+        q = q.bind(id);
+    }
+    json_rows::fetch(conn, q).await
 }
 
 /// How many persons carry this name key (counted up to a cap).
