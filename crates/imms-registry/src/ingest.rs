@@ -223,8 +223,9 @@ pub struct Ingestor {
     store: Store,
     codes: Arc<CodeTables>,
     acks: Arc<AckMaker>,
-    /// One queue per writer. A person's messages always go to the same writer, so they
-    /// are stored in the order they came (an update after its add, a delete after both).
+    /// One queue per writer. Messages go by date of birth; a person's message still in
+    /// flight pins the next one to its writer ([`InFlight`]), so one person's messages are
+    /// stored in the order they came (an update after its add, a delete after both).
     queues: Vec<mpsc::Sender<Job>>,
     in_flight: Arc<InFlight>,
 }
@@ -484,7 +485,7 @@ fn birth_date_writer(vxu: &Vxu, writers: usize) -> usize {
         Some(p) => p.birth_date.hash(&mut h),
         None => vxu.header.facility_id.hash(&mut h),
     }
-    (h.finish() % writers.max(1) as u64) as usize
+    (h.finish() % writers as u64) as usize
 }
 
 fn code_of(code: &str) -> AckCode {

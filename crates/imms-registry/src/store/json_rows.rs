@@ -32,13 +32,18 @@ pub(crate) fn wrap(conn: &AnyConnection, inner: &str, columns: &[&str], order_by
 }
 
 /// The rows of a [`wrap`]ped statement's one value, each decoded as `T` (a tuple of the
-/// columns' types).
+/// columns' types). The error says where decoding failed, never what it found there: the
+/// rows hold names and addresses, and a store error may be logged.
 pub(crate) fn parse<T: DeserializeOwned>(value: Option<String>) -> Result<Vec<T>, StoreError> {
     match value {
         None => Ok(Vec::new()),
-        Some(text) => {
-            serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)).into())
-        }
+        Some(text) => serde_json::from_str(&text).map_err(|e| {
+            let what = format!(
+                "a read's rows did not have the expected columns (character {} of the result)",
+                e.column()
+            );
+            sqlx::Error::Decode(what.into()).into()
+        }),
     }
 }
 
@@ -49,4 +54,20 @@ pub(crate) async fn fetch<'q, T: DeserializeOwned>(
 ) -> Result<Vec<T>, StoreError> {
     let (value,) = query.fetch_one(&mut *conn).await?;
     parse(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn rows_decode_as_tuples_and_errors_hold_no_row_content() {
+        let rows: Vec<(i64, String)> = parse(Some(r#"[[1,"A"],[2,"B"]]"#.into())).unwrap();
+        assert_eq!(rows, vec![(1, "A".to_string()), (2, "B".to_string())]);
+        assert!(parse::<(i64,)>(None).unwrap().is_empty());
+        let err = parse::<(i64,)>(Some(r#"[["QUINTERO"]]"#.into())).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("expected columns"), "{text}");
+        assert!(!text.contains("QUINTERO"), "{text}");
+    }
 }

@@ -5,8 +5,8 @@
 //! of `person_names` or `person_addresses`), so how many of each a person has is the version
 //! of that part of the profile. Every group reads, in its own transaction, each candidate's
 //! persons row (date of birth, sex, merged or not) and the two counts; a kept profile is used
-//! only when both counts still match, so what another process or node stored is seen as
-//! before. The matcher's decisions are those of reading everything each time.
+//! only when the counts, the date of birth and the sex all still match, so what another
+//! process or node stored is seen as before. The matcher's decisions are those of reading everything each time.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -39,8 +39,7 @@ impl std::fmt::Debug for ProfileCache {
 struct Entry {
     names: i64,
     addresses: i64,
-    /// The whole profile, shared with the groups that use it; used only while the date of
-    /// birth and sex read with the counts still agree with it.
+    /// The whole profile, shared with the groups that use it.
     prepared: Arc<Prepared>,
 }
 
@@ -96,6 +95,8 @@ impl ProfileCache {
                 };
                 let head = Prepared::from_profile(&bare);
                 match entries.get(&id) {
+                    // Kept while its counts, date of birth and sex are those just read; a
+                    // corrected date of birth or sex is read again like any change.
                     Some(e)
                         if e.names == names
                             && e.addresses == addresses
@@ -103,17 +104,6 @@ impl ProfileCache {
                             && e.prepared.sex == head.sex =>
                     {
                         out.insert(id, e.prepared.clone());
-                    }
-                    Some(e) if e.names == names && e.addresses == addresses => {
-                        // A corrected date of birth or sex: the same names and addresses.
-                        out.insert(
-                            id,
-                            Arc::new(Prepared {
-                                names: e.prepared.names.clone(),
-                                addresses: e.prepared.addresses.clone(),
-                                ..head
-                            }),
-                        );
                     }
                     _ => {
                         missing.insert(id, bare);
