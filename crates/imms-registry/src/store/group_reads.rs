@@ -21,7 +21,8 @@ use crate::vxu::Vxu;
 
 /// Items per IN list or VALUES list of one read.
 const READ_CHUNK: usize = 5_000;
-pub(crate) use super::match_keys::TF_CAP;
+/// Name counts stop at this, as in [`match_keys::name_count`].
+pub(crate) const TF_CAP: i64 = 5000;
 
 /// (facility, id type, value)
 pub(crate) type IdentifierKey = (String, String, String);
@@ -331,7 +332,7 @@ async fn name_counts(
     for chunk in keys.chunks(READ_CHUNK) {
         let sql = format!(
             "WITH q(k) AS (VALUES {}) SELECT k, \
-             (SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM name_counts c WHERE c.name_key = q.k) AS n FROM q",
+             (SELECT COUNT(*) FROM (SELECT 1 FROM match_keys WHERE block_key = q.k LIMIT {TF_CAP}) t) AS n FROM q",
             Placeholders::of(conn).value_lists(chunk.len(), 1)
         );
         let sql = json_rows::wrap(conn, &sql, &["k", "n"], "");
@@ -340,7 +341,7 @@ async fn name_counts(
             q = q.bind(k.as_str());
         }
         let rows: Vec<(String, i64)> = json_rows::fetch(conn, q).await?;
-        out.extend(rows.into_iter().map(|(k, n)| (k, n.clamp(0, TF_CAP))));
+        out.extend(rows);
     }
     Ok(out)
 }

@@ -16,9 +16,8 @@ use super::StoreError;
 
 /// Most candidates scored for one query: the persons sharing the most keys with it.
 pub const MAX_CANDIDATES: usize = 100;
-/// Name counts are capped at this: a name this common already weighs next to nothing. (The
-/// cap dates from when names were counted key by key; kept so that answers stay the same.)
-pub(crate) const TF_CAP: i64 = 5000;
+/// Name counts stop at this: beyond it a name is common, and counting further costs time.
+const TF_CAP: i64 = 5000;
 
 fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
@@ -412,29 +411,15 @@ async fn four_texts_per_person(
     json_rows::fetch(conn, q).await
 }
 
-/// How many persons carry this name key (capped at [`TF_CAP`], as the counts were before
-/// table `name_counts` kept them, so that answers do not depend on how they are read).
+/// How many persons carry this name key (counted up to a cap).
 pub async fn name_count(conn: &mut AnyConnection, key: &str) -> Result<i64, StoreError> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM name_counts WHERE name_key = $1",
-    )
+    let (n,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM match_keys WHERE block_key = $1 LIMIT {TF_CAP}) t"
+    ))
     .bind(key)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(n.clamp(0, TF_CAP))
-}
-
-/// On PostgreSQL, moves the name counts of database sessions that have ended into one row
-/// per name (each session counts into its own row, so that writers never wait on each
-/// other; without folding, a long-running registry would gather one row per connection
-/// ever opened). Nothing to do on SQLite, whose single writer keeps one row per name.
-pub async fn fold_name_counts(db: &imms_db::Database) -> Result<(), StoreError> {
-    if db.engine() == imms_db::Engine::Postgres {
-        sqlx::query("SELECT fold_name_counts()")
-            .execute(db.pool())
-            .await?;
-    }
-    Ok(())
+    Ok(n)
 }
 
 /// An estimate of the number of persons, read from the primary key's end (no count scan).
