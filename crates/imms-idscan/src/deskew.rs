@@ -7,7 +7,7 @@
 
 use image::{GrayImage, Luma};
 
-use crate::geometry::{homography, warp};
+use crate::geometry::{bilinear, homography, warp};
 
 /// The dominant edge orientation in degrees, in [-90, 90): 0 when the bars stand upright
 /// (gradients horizontal), ±90 when the symbol lies on its side. Also returns the share of
@@ -23,22 +23,35 @@ pub fn dominant_angle(img: &GrayImage) -> (f32, f32) {
 /// width) degrees, e.g. `(90, 25)` for the rows of an upright symbol.
 pub fn dominant_angle_within(img: &GrayImage, window: Option<(f32, f32)>) -> (f32, f32) {
     const BINS: usize = 360; // half-degree bins over 180°
-    let img = &image::imageops::blur(img, 1.2);
-    let (w, h) = img.dimensions();
-    let p = |x: u32, y: u32| f32::from(img.get_pixel(x, y).0[0]);
+    let img = &smooth(img);
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let raw = img.as_raw();
     let mut hist = vec![0f32; BINS];
     let mut edges: Vec<(f32, f32, f32, f32)> = Vec::new(); // x, y, magnitude, orientation
     for y in 1..h.saturating_sub(1) {
+        let (r0, r1, r2) = (
+            &raw[(y - 1) * w..y * w],
+            &raw[y * w..(y + 1) * w],
+            &raw[(y + 1) * w..(y + 2) * w],
+        );
+        let p = |r: &[u8], x: usize| i32::from(r[x]);
         for x in 1..w.saturating_sub(1) {
-            let gx = (p(x + 1, y - 1) + 2.0 * p(x + 1, y) + p(x + 1, y + 1))
-                - (p(x - 1, y - 1) + 2.0 * p(x - 1, y) + p(x - 1, y + 1));
-            let gy = (p(x - 1, y + 1) + 2.0 * p(x, y + 1) + p(x + 1, y + 1))
-                - (p(x - 1, y - 1) + 2.0 * p(x, y - 1) + p(x + 1, y - 1));
-            let m = (gx * gx + gy * gy).sqrt();
-            if m < 40.0 {
+            let gx = (p(r0, x + 1) + 2 * p(r1, x + 1) + p(r2, x + 1))
+                - (p(r0, x - 1) + 2 * p(r1, x - 1) + p(r2, x - 1));
+            let gy = (p(r2, x - 1) + 2 * p(r2, x) + p(r2, x + 1))
+                - (p(r0, x - 1) + 2 * p(r0, x) + p(r0, x + 1));
+            if gx * gx + gy * gy < 1600 {
                 continue; // noise and soft shading
             }
-            let a = gy.atan2(gx).to_degrees().rem_euclid(180.0);
+            let (gx, gy) = (gx as f32, gy as f32);
+            let m = (gx * gx + gy * gy).sqrt();
+            let mut a = gy.atan2(gx).to_degrees();
+            if a < 0.0 {
+                a += 180.0;
+            }
+            if a >= 180.0 {
+                a -= 180.0;
+            }
             if let Some((centre, half)) = window {
                 let d = (a - centre).rem_euclid(180.0);
                 if d.min(180.0 - d) > half {
@@ -77,6 +90,52 @@ pub fn dominant_angle_within(img: &GrayImage, window: Option<(f32, f32)>) -> (f3
     )
 }
 
+/// A slightly smoothed copy (which keeps the gradients' angular error small): the binomial
+/// kernel 1 6 15 20 15 6 1 across and down, a Gaussian of σ ≈ 1.2 in integers.
+fn smooth(img: &GrayImage) -> GrayImage {
+    const K: [u32; 7] = [1, 6, 15, 20, 15, 6, 1];
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if w == 0 || h == 0 {
+        return img.clone();
+    }
+    let raw = img.as_raw();
+    let clamp = |i: isize, n: usize| i.clamp(0, n as isize - 1) as usize;
+    // Across, kept at 64 times the grey.
+    let mut across = vec![0u32; w * h];
+    for y in 0..h {
+        let row = &raw[y * w..(y + 1) * w];
+        let out = &mut across[y * w..(y + 1) * w];
+        for (x, o) in out.iter_mut().enumerate() {
+            *o = if x >= 3 && x + 3 < w {
+                K.iter()
+                    .zip(&row[x - 3..x + 4])
+                    .map(|(k, &p)| k * u32::from(p))
+                    .sum()
+            } else {
+                K.iter()
+                    .enumerate()
+                    .map(|(i, k)| k * u32::from(row[clamp(x as isize + i as isize - 3, w)]))
+                    .sum()
+            };
+        }
+    }
+    // Down, then back to grey (64 x 64 = 4096).
+    let mut out = vec![0u8; w * h];
+    let mut acc = vec![0u32; w];
+    for y in 0..h {
+        acc.iter_mut().for_each(|a| *a = 0);
+        for (i, k) in K.iter().enumerate() {
+            let row = &across[clamp(y as isize + i as isize - 3, h) * w..][..w];
+            acc.iter_mut().zip(row).for_each(|(a, &p)| *a += k * p);
+        }
+        out[y * w..(y + 1) * w]
+            .iter_mut()
+            .zip(&acc)
+            .for_each(|(o, &a)| *o = ((a + 2048) >> 12) as u8);
+    }
+    GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| img.clone())
+}
+
 /// Sharpens a coarse orientation: long straight edges (the symbol's start and stop bars, the
 /// card's sides) pile up into a few narrow bins of the projection across them only when the
 /// angle is exactly right. Tries ±4° in 0.2° steps around `coarse` and keeps the peakiest.
@@ -92,20 +151,28 @@ fn refine(edges: &[(f32, f32, f32, f32)], coarse: f32) -> f32 {
     if near.len() < 100 {
         return coarse;
     }
-    let extent = near
-        .iter()
-        .fold(0f32, |m, e| m.max(e.0.abs() + e.1.abs()))
-        .ceil() as usize
-        + 2;
-    let mut bins = vec![0f32; 2 * extent + 1];
+    // An even sample of at most 50,000 edge points keeps the lines' piles as sharp as all of
+    // them do (each long edge still brings hundreds) at a fraction of the 41 projections' cost.
+    let step = near.len().div_ceil(50_000);
+    // Coordinates as integers and the projection in 16.16 fixed point: no float-to-index
+    // conversion in the loop that runs 41 times over every sampled edge.
+    let near: Vec<(i64, i64, f32)> = near
+        .into_iter()
+        .step_by(step)
+        .map(|(x, y, m)| (x as i64, y as i64, m))
+        .collect();
+    let extent = near.iter().fold(0i64, |m, e| m.max(e.0.abs() + e.1.abs())) + 2;
+    let mut bins = vec![0f32; 2 * extent as usize + 1];
     let mut best = (f32::MIN, coarse);
     for step in -20..=20 {
         let angle = coarse + step as f32 * 0.2;
-        let (s, c) = angle.to_radians().sin_cos();
+        let (s, c) = f64::from(angle).to_radians().sin_cos();
+        let (s, c) = ((s * 65536.0).round() as i64, (c * 65536.0).round() as i64);
         bins.iter_mut().for_each(|b| *b = 0.0);
         for &(x, y, m) in &near {
-            let t = x * c + y * s;
-            bins[(t.round() as isize + extent as isize) as usize] += m;
+            // Rounded to the nearest bin; never below 0 as |t| < extent.
+            let t = (x * c + y * s + 32768) >> 16;
+            bins[(t + extent) as usize] += m;
         }
         let score: f32 = bins.iter().map(|b| b * b).sum();
         if score > best.0 {
@@ -190,15 +257,7 @@ pub fn rotate(img: &GrayImage, degrees: f32, fill: u8) -> GrayImage {
         // Inverse rotation: where in the source does this pixel come from?
         let u = c * dx + s * dy + cx - 0.5;
         let v = -s * dx + c * dy + cy - 0.5;
-        if u < 0.0 || v < 0.0 || u >= w - 1.0 || v >= h - 1.0 {
-            return Luma([fill]);
-        }
-        let (x0, y0) = (u as u32, v as u32);
-        let (fx, fy) = (u - x0 as f32, v - y0 as f32);
-        let q = |x: u32, y: u32| f32::from(img.get_pixel(x, y).0[0]);
-        let top = q(x0, y0) * (1.0 - fx) + q(x0 + 1, y0) * fx;
-        let bottom = q(x0, y0 + 1) * (1.0 - fx) + q(x0 + 1, y0 + 1) * fx;
-        Luma([(top * (1.0 - fy) + bottom * fy).round() as u8])
+        Luma([bilinear(img, u, v).unwrap_or(fill)])
     })
 }
 

@@ -48,20 +48,29 @@ pub fn apply(h: &[f64; 9], x: f32, y: f32) -> (f32, f32) {
 /// Resamples `img` into a `w` x `h` picture: each output pixel (x, y) takes the source pixel at
 /// `apply(to_source, x, y)`, bilinearly; outside the source it is `fill`.
 pub fn warp(img: &GrayImage, to_source: &[f64; 9], w: u32, h: u32, fill: u8) -> GrayImage {
-    let (sw, sh) = (img.width() as f32, img.height() as f32);
     GrayImage::from_fn(w, h, |x, y| {
         let (u, v) = apply(to_source, x as f32 + 0.5, y as f32 + 0.5);
-        let (u, v) = (u - 0.5, v - 0.5);
-        if !(u >= 0.0 && v >= 0.0 && u < sw - 1.0 && v < sh - 1.0) {
-            return Luma([fill]);
-        }
-        let (x0, y0) = (u as u32, v as u32);
-        let (fx, fy) = (u - x0 as f32, v - y0 as f32);
-        let q = |x: u32, y: u32| f32::from(img.get_pixel(x, y).0[0]);
-        let top = q(x0, y0) * (1.0 - fx) + q(x0 + 1, y0) * fx;
-        let bottom = q(x0, y0 + 1) * (1.0 - fx) + q(x0 + 1, y0 + 1) * fx;
-        Luma([(top * (1.0 - fy) + bottom * fy).round() as u8])
+        Luma([bilinear(img, u - 0.5, v - 0.5).unwrap_or(fill)])
     })
+}
+
+/// The grey of `img` at (u, v), where pixel (x, y) sits at (x, y), interpolated bilinearly
+/// and rounded; `None` unless the point lies within the pixel centres.
+#[inline]
+pub fn bilinear(img: &GrayImage, u: f32, v: f32) -> Option<u8> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if !(u >= 0.0 && v >= 0.0 && u < w as f32 - 1.0 && v < h as f32 - 1.0) {
+        return None;
+    }
+    let (x0, y0) = (u as usize, v as usize);
+    let (fx, fy) = (u - x0 as f32, v - y0 as f32);
+    let raw = img.as_raw();
+    let i = y0 * w + x0;
+    let q = |j: usize| f32::from(raw[j]);
+    let top = q(i) * (1.0 - fx) + q(i + 1) * fx;
+    let bottom = q(i + w) * (1.0 - fx) + q(i + w + 1) * fx;
+    // Non-negative, so adding a half and truncating rounds (without a call to `roundf`).
+    Some((top * (1.0 - fy) + bottom * fy + 0.5) as u8)
 }
 
 #[cfg(test)]

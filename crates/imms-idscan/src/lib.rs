@@ -55,6 +55,7 @@ mod mrz;
 mod ocrb;
 mod passport;
 pub mod pdf417;
+mod shrink;
 #[cfg(feature = "testgen")]
 pub mod testgen;
 
@@ -67,9 +68,10 @@ pub use mrz::{check_digit, parse_mrz, parse_td3};
 use zeroize::Zeroize;
 
 /// Reads a photo of a passport's data page or of the back of a US or Canadian driver's
-/// license or ID card: image intake ([`intake`]), then the passport reader (`passport`: MRZ
-/// band, OCR, check digits) where the photo shows a machine readable zone, else the PDF417
-/// search ([`pdf417`]) and the AAMVA parse ([`parse_aamva`]). The decoded pixels and the
+/// license or ID card: image intake ([`intake`]), then the PDF417 search ([`pdf417`]) and the
+/// AAMVA parse ([`parse_aamva`]), or the passport reader (`passport`: MRZ band, OCR, check
+/// digits) where the photo shows a machine readable zone (which is tried first depends on
+/// how barcode-like the photo's densest patch of edges is). The decoded pixels and the
 /// barcode text are zeroed before they are freed.
 pub fn scan(bytes: &[u8], limits: &Limits) -> Result<IdDocument, ScanError> {
     let gray = intake::decode_gray(bytes, limits)?;
@@ -78,18 +80,29 @@ pub fn scan(bytes: &[u8], limits: &Limits) -> Result<IdDocument, ScanError> {
     doc
 }
 
-/// The passport reader first (it gives up fast on a photo with no MRZ band), then the
-/// barcode. A zone whose characters fit the OCR-B glyphs is a passport's: if it cannot be
-/// read, its reason is the answer at once (a passport page has no barcode to search for).
+/// The first rungs of the barcode ladder first where the densest patch of edges looks like a
+/// barcode (most cards are read there and never pay the passport search), then the passport
+/// reader (it gives up fast on a photo with no MRZ band), then the rest of the ladder. A zone
+/// whose characters fit the OCR-B glyphs is a passport's: if it cannot be read, its reason is
+/// the answer at once (a passport page has no barcode to search for).
 fn read_gray(
     gray: &image::GrayImage,
     limits: &Limits,
     today: chrono::NaiveDate,
 ) -> Result<IdDocument, ScanError> {
+    let mut views = pdf417::Views::new(gray);
+    if views.looks_like_barcode() {
+        if let Some(text) = pdf417::read_quick(&mut views) {
+            return parse_barcode(text);
+        }
+    }
     if let Some(passport) = passport::read(gray, today) {
         return passport;
     }
-    let mut text = pdf417::read(gray, limits.time_budget)?;
+    parse_barcode(pdf417::read(&mut views, limits.time_budget)?)
+}
+
+fn parse_barcode(mut text: String) -> Result<IdDocument, ScanError> {
     let doc = parse_aamva(text.as_bytes());
     text.zeroize();
     doc

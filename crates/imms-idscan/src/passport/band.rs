@@ -115,25 +115,32 @@ fn turn_mask(mask: &[bool], w: usize, h: usize, degrees: f32) -> (Vec<bool>, usi
 /// projection of the ink piles it into the sharpest rows (largest sum of squared row counts).
 /// Near level or near upright (a photo taken sideways); the MRZ reader tells upside down.
 fn text_angle(ink: &[bool], w: usize, h: usize) -> f32 {
-    let mut pts: Vec<(f32, f32)> = Vec::new();
+    let mut pts: Vec<(i32, i32)> = Vec::new();
     for y in 0..h {
         for x in 0..w {
             if ink[y * w + x] {
-                pts.push((x as f32, y as f32));
+                pts.push((x as i32, y as i32));
             }
         }
     }
-    let step = (pts.len() / 150_000).max(1);
-    let pts: Vec<(f32, f32)> = pts.into_iter().step_by(step).collect();
-    let diag = ((w * w + h * h) as f32).sqrt();
+    // The coarse search over 122 angles needs only the rows' shape: a sample of the ink
+    // does; the fine search around its best uses more.
+    let sample = |n: usize| -> Vec<(i32, i32)> {
+        let step = (pts.len() / n).max(1);
+        pts.iter().copied().step_by(step).collect()
+    };
+    let (few, many) = (sample(30_000), sample(150_000));
+    let diag = ((w * w + h * h) as f64).sqrt().ceil() as i64;
     let mut hist = vec![0u32; 2 * diag as usize + 2];
-    let mut sharpness = |deg: f32| {
+    // Projections in 16.16 fixed point: integer arithmetic, no float-to-index conversions.
+    let mut sharpness = |pts: &[(i32, i32)], deg: f32| {
         hist.iter_mut().for_each(|c| *c = 0);
-        let (s, c) = deg.to_radians().sin_cos();
-        for &(x, y) in &pts {
-            let r = (-x * s + y * c + diag) as usize;
-            let last = hist.len() - 1;
-            hist[r.min(last)] += 1;
+        let (s, c) = f64::from(deg).to_radians().sin_cos();
+        let (s, c) = ((s * 65536.0) as i64, (c * 65536.0) as i64);
+        let last = hist.len() - 1;
+        for &(x, y) in pts {
+            let r = ((-i64::from(x) * s + i64::from(y) * c) >> 16) + diag;
+            hist[(r.max(0) as usize).min(last)] += 1;
         }
         hist.iter()
             .map(|&n| u64::from(n) * u64::from(n))
@@ -143,12 +150,12 @@ fn text_angle(ink: &[bool], w: usize, h: usize) -> f32 {
         .map(|k| k as f32 * 0.5)
         .chain((150..=210).map(|k| k as f32 * 0.5));
     let best = coarse
-        .map(|d| (d, sharpness(d)))
+        .map(|d| (d, sharpness(&few, d)))
         .max_by_key(|&(_, v)| v)
         .map_or(0.0, |(d, _)| d);
     (-5..=5)
         .map(|k| best + k as f32 * 0.1)
-        .map(|d| (d, sharpness(d)))
+        .map(|d| (d, sharpness(&many, d)))
         .max_by_key(|&(_, v)| v)
         .map_or(best, |(d, _)| d)
 }
@@ -159,29 +166,33 @@ fn shrink(img: &GrayImage, side: u32) -> GrayImage {
     if f >= 1.0 {
         return img.clone();
     }
-    image::imageops::thumbnail(
+    crate::shrink::resize(
         img,
         ((w as f32 * f) as u32).max(1),
         ((h as f32 * f) as u32).max(1),
     )
 }
 
-/// Ink: darker than the mean of the surrounding `2r+1` square by a margin.
+/// Ink: darker than the mean of the surrounding `2r+1` square by a margin
+/// (`p < m - max(0.12 m, 8)`, compared in integers as `100 p n < 100 s - max(12 s, 800 n)`
+/// for the square's sum `s` over `n` pixels).
 pub fn ink_mask(img: &GrayImage, r: u32) -> Vec<bool> {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let integral = integral(img);
     let r = r as usize;
+    let raw = img.as_raw();
     let mut out = vec![false; w * h];
     for y in 0..h {
         let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+        let (top, bottom) = (&integral[y0 * (w + 1)..], &integral[y1 * (w + 1)..]);
+        let rows = (y1 - y0) as u64;
         for x in 0..w {
             let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-            let sum = integral[y1 * (w + 1) + x1] + integral[y0 * (w + 1) + x0]
-                - integral[y0 * (w + 1) + x1]
-                - integral[y1 * (w + 1) + x0];
-            let m = sum as f32 / ((x1 - x0) * (y1 - y0)) as f32;
-            let p = f32::from(img.as_raw()[y * w + x]);
-            out[y * w + x] = p < m - (0.12 * m).max(8.0);
+            let sum = bottom[x1] + top[x0] - top[x1] - bottom[x0];
+            let n = (x1 - x0) as u64 * rows;
+            let p = u64::from(raw[y * w + x]);
+            let margin = (12 * sum).max(800 * n);
+            out[y * w + x] = 100 * p * n + margin < 100 * sum;
         }
     }
     out
@@ -190,11 +201,11 @@ pub fn ink_mask(img: &GrayImage, r: u32) -> Vec<bool> {
 fn integral(img: &GrayImage) -> Vec<u64> {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let mut s = vec![0u64; (w + 1) * (h + 1)];
-    for y in 0..h {
-        let mut row = 0u64;
-        for x in 0..w {
-            row += u64::from(img.as_raw()[y * w + x]);
-            s[(y + 1) * (w + 1) + x + 1] = s[y * (w + 1) + x + 1] + row;
+    for (y, row) in img.as_raw().chunks_exact(w.max(1)).take(h).enumerate() {
+        let mut acc = 0u64;
+        for (x, &p) in row.iter().enumerate() {
+            acc += u64::from(p);
+            s[(y + 1) * (w + 1) + x + 1] = s[y * (w + 1) + x + 1] + acc;
         }
     }
     s
@@ -204,12 +215,16 @@ fn integral(img: &GrayImage) -> Vec<u64> {
 fn bands(ink: &[bool], w: usize, h: usize) -> Vec<Band> {
     let side = w.max(h) as f32;
     // Ink spread two rows up and down: a line a little off level still fills one row.
-    let ink: Vec<bool> = (0..w * h)
-        .map(|i| {
-            let (x, y) = (i % w, i / w);
-            (y.saturating_sub(2)..(y + 3).min(h)).any(|yy| ink[yy * w + x])
-        })
-        .collect();
+    let mut spread = vec![false; w * h];
+    for y in 0..h {
+        let out = &mut spread[y * w..(y + 1) * w];
+        for yy in y.saturating_sub(2)..(y + 3).min(h) {
+            out.iter_mut()
+                .zip(&ink[yy * w..(yy + 1) * w])
+                .for_each(|(o, &i)| *o |= i);
+        }
+    }
+    let ink = spread;
     let gap = (side * 0.025) as usize;
     let min_len = (side * 0.25) as usize;
     // The longest gap-tolerant run of ink in each row.

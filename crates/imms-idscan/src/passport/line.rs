@@ -75,16 +75,7 @@ fn cut(full: &GrayImage, zone: &Zone, band: &Band, flip: bool) -> GrayImage {
 }
 
 fn sample(img: &GrayImage, x: f32, y: f32) -> Option<u8> {
-    let (u, v) = (x - 0.5, y - 0.5);
-    if !(u >= 0.0 && v >= 0.0 && u < img.width() as f32 - 1.0 && v < img.height() as f32 - 1.0) {
-        return None;
-    }
-    let (x0, y0) = (u as u32, v as u32);
-    let (fx, fy) = (u - x0 as f32, v - y0 as f32);
-    let q = |x: u32, y: u32| f32::from(img.get_pixel(x, y).0[0]);
-    let top = q(x0, y0) * (1.0 - fx) + q(x0 + 1, y0) * fx;
-    let bottom = q(x0, y0 + 1) * (1.0 - fx) + q(x0 + 1, y0 + 1) * fx;
-    Some((top * (1.0 - fy) + bottom * fy).round() as u8)
+    crate::geometry::bilinear(img, x - 0.5, y - 0.5)
 }
 
 /// Contrast stretched so the 1st and 99th percentiles become black and white.
