@@ -5,7 +5,9 @@
 //! only then is anything decoded. A decompression bomb (a small file declaring a huge
 //! picture) is refused from its header in microseconds, before any pixel buffer exists.
 //! EXIF orientation (JPEG, PNG, WebP) is applied so a phone photo taken sideways is upright.
-//! The decoded colour buffer is zeroed before it is freed.
+//! The decoded colour buffer is zeroed before it is freed. A JPEG in YCbCr or grey (what
+//! phones write) is decoded straight to its luma channel: the chroma is never upsampled nor
+//! converted to RGB, which is most of the work on a colour photo.
 
 use std::io::Cursor;
 use std::time::Duration;
@@ -118,12 +120,53 @@ pub fn decode_gray(bytes: &[u8], limits: &Limits) -> Result<GrayImage, ScanError
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let colour = DynamicImage::from_decoder(decoder).map_err(from_image_error)?;
-    let gray = colour.to_luma8();
-    colour.into_bytes().zeroize();
+    let luma = match format {
+        Format::Jpeg => jpeg_luma(bytes, decoder.dimensions())?,
+        _ => None,
+    };
+    let gray = match luma {
+        Some(gray) => gray,
+        None => {
+            let colour = DynamicImage::from_decoder(decoder).map_err(from_image_error)?;
+            let gray = colour.to_luma8();
+            colour.into_bytes().zeroize();
+            gray
+        }
+    };
     let mut upright = DynamicImage::ImageLuma8(gray);
     upright.apply_orientation(orientation);
     Ok(upright.into_luma8())
+}
+
+/// The luma channel of a YCbCr or grey JPEG of (at most) the given size; `None` for another
+/// colour model (CMYK, RGB), which goes through the general path.
+fn jpeg_luma(bytes: &[u8], (w, h): (u32, u32)) -> Result<Option<GrayImage>, ScanError> {
+    use zune_core::bytestream::ZCursor;
+    use zune_core::colorspace::ColorSpace;
+    use zune_core::options::DecoderOptions;
+    let options = DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::Luma)
+        .set_max_width(w as usize)
+        .set_max_height(h as usize);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    decoder
+        .decode_headers()
+        .map_err(|_| ScanError::CorruptImage)?;
+    if !matches!(
+        decoder.input_colorspace(),
+        Some(ColorSpace::YCbCr | ColorSpace::Luma)
+    ) {
+        return Ok(None);
+    }
+    let mut pixels = decoder.decode().map_err(|_| ScanError::CorruptImage)?;
+    let (dw, dh) = decoder.dimensions().ok_or(ScanError::CorruptImage)?;
+    if decoder.output_colorspace() != Some(ColorSpace::Luma) || (dw as u32, dh as u32) != (w, h) {
+        pixels.zeroize();
+        return Ok(None);
+    }
+    GrayImage::from_raw(w, h, pixels)
+        .map(Some)
+        .ok_or(ScanError::CorruptImage)
 }
 
 /// A complete JPEG has its end-of-image marker (FF D9) at the end, or, when a phone appends

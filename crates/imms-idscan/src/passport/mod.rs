@@ -76,8 +76,11 @@ pub fn read(gray: &GrayImage, today: NaiveDate) -> Option<Result<IdDocument, Sca
             Some((fit, flip, l2))
         })
         .collect();
+    // An orientation whose data line does not fit the glyphs is not read at all (upside
+    // down, a page's data line is its name line turned, mostly fillers that fit nothing).
+    tries.retain(|t| t.0 >= ZONE_FIT);
     tries.sort_by(|a, b| b.0.total_cmp(&a.0));
-    if tries.first().is_none_or(|t| t.0 < ZONE_FIT) {
+    if tries.is_empty() {
         return None;
     }
     let mut last = ScanError::MrzUnreadable;
@@ -232,16 +235,29 @@ fn data_line(g: &[Guess], t: Option<&[Option<char>]>) -> Result<String, ScanErro
     .iter()
     .zip(&CHECKED)
     {
-        let ok = readings.iter().find(|r| {
+        let holds = |r: &[char]| {
             let field: Vec<u8> = r[a..b].iter().map(|&c| c as u8).collect();
             let check = r[c] as u8;
             let blank = c == 42 && check == b'<' && field.iter().all(|&x| x == b'<');
             blank
                 || crate::check_digit(&field)
                     .is_some_and(|d| check == b'0' + d || (check == b'<' && d == 0))
-        });
-        match ok {
-            Some(r) => line[a..=c].copy_from_slice(&r[a..=c]),
+        };
+        if let Some(r) = readings.iter().find(|r| holds(r)) {
+            line[a..=c].copy_from_slice(&r[a..=c]);
+            continue;
+        }
+        // The document and personal numbers mix letters and digits, so O / 0 and the like
+        // are often unsure, and two such slips can cancel in a check digit. Neither number is
+        // returned (the dates, sex and names are what the scan answers, each checked on its
+        // own), so there only the unsure cells' alternatives are tried, the likeliest that
+        // makes the check digit hold taken.
+        let numbers = c == 9 || c == 42;
+        match numbers
+            .then(|| likeliest_fix(g, t, a..=c, &holds))
+            .flatten()
+        {
+            Some(fixed) => line[a..=c].copy_from_slice(&fixed[a..=c]),
             None => return Err(ScanError::CheckDigit(what)),
         }
     }
@@ -254,6 +270,63 @@ fn data_line(g: &[Guess], t: Option<&[Option<char>]>) -> Result<String, ScanErro
         }
     }
     Err(ScanError::CheckDigit("the whole zone"))
+}
+
+/// The likeliest combination of the unsure cells of `range` (each its template's best or
+/// second guess, or Tesseract's character) for which `holds`, with at most six cells in
+/// doubt; `None` when none does. Likeliest: the highest sum of the templates' scores.
+fn likeliest_fix(
+    g: &[Guess],
+    t: Option<&[Option<char>]>,
+    range: std::ops::RangeInclusive<usize>,
+    holds: &dyn Fn(&[char]) -> bool,
+) -> Option<Vec<char>> {
+    let allowed = line2_allowed();
+    let mut base: Vec<char> = g.iter().map(|g| g.best).collect();
+    // Per cell in doubt: its options and the templates' score of each.
+    let mut doubt: Vec<(usize, Vec<(char, f32)>)> = Vec::new();
+    for i in range {
+        let mut options = vec![(g[i].best, g[i].score)];
+        let mut add = |c: char, score: f32| {
+            if allowed[i].contains(c) && options.iter().all(|o| o.0 != c) {
+                options.push((c, score));
+            }
+        };
+        if !g[i].confident() {
+            add(g[i].second, g[i].second_score);
+        }
+        if let Some(c) = t.and_then(|t| t[i]) {
+            add(
+                c,
+                if c == g[i].second {
+                    g[i].second_score
+                } else {
+                    0.0
+                },
+            );
+        }
+        if options.len() > 1 {
+            doubt.push((i, options));
+        }
+    }
+    if doubt.is_empty() || doubt.len() > 6 {
+        return None;
+    }
+    let mut found: Option<(f32, Vec<char>)> = None;
+    let combinations: usize = doubt.iter().map(|d| d.1.len()).product();
+    for mut k in 0..combinations {
+        let mut score = 0.0;
+        for (i, options) in &doubt {
+            let (c, s) = options[k % options.len()];
+            base[*i] = c;
+            score += s;
+            k /= options.len();
+        }
+        if holds(&base) && found.as_ref().is_none_or(|f| score > f.0) {
+            found = Some((score, base.clone()));
+        }
+    }
+    found.map(|f| f.1)
 }
 
 /// The name line, only if every character is certain (see the module comment).
