@@ -330,14 +330,20 @@ fn likeliest_fix(
 }
 
 /// The name line, only if every character is certain (see the module comment).
+///
+/// The first cell, the document code's `P`, is held to less: it may only be `P` or `V`, a
+/// visa's zone (`V`) has no whole-zone check digit and so never gets this far, and it tells
+/// nothing about the person; a `P` that the templates prefer clearly to a `V` is taken.
 fn name_line(g: &[Guess], t: Option<&[Option<char>]>) -> Option<String> {
     let none = vec![None; CHARS];
     let t = t.unwrap_or(&none);
     g.iter()
         .zip(t)
-        .map(|(g, &t)| {
+        .enumerate()
+        .map(|(i, (g, &t))| {
             let letter = |c: char| c.is_ascii_uppercase();
             match t {
+                _ if i == 0 && g.best == 'P' && g.score - g.second_score >= 0.1 => Some('P'),
                 Some(t) if letter(t) && letter(g.best) && t != g.best => None,
                 _ if g.confident() => Some(g.best),
                 Some(t) if t == g.best || t == g.second => Some(t),
@@ -357,4 +363,80 @@ fn binarise(img: &GrayImage) -> GrayImage {
             255
         }])
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sure(c: char) -> Guess {
+        Guess {
+            best: c,
+            score: 0.9,
+            second: if c == '<' { 'K' } else { '<' },
+            second_score: 0.3,
+        }
+    }
+
+    fn line(text: &str) -> Vec<Guess> {
+        text.chars().map(sure).collect()
+    }
+
+    const NAME: &str = "P<USAGARCIA<LOPEZ<<ANNE<ONEIL<<<<<<<<<<<<<<<";
+    const DATA: &str = "C030059887USA8402297F3107140<<<<<<<<<<<<<<<2";
+
+    #[test]
+    fn a_faint_document_code_p_is_taken_only_when_clearly_not_a_v() {
+        let mut g = line(NAME);
+        assert_eq!(name_line(&g, None).as_deref(), Some(NAME));
+        g[0] = Guess {
+            best: 'P',
+            score: 0.45,
+            second: 'V',
+            second_score: 0.21,
+        };
+        assert_eq!(name_line(&g, None).as_deref(), Some(NAME));
+        g[0].second_score = 0.40;
+        assert_eq!(name_line(&g, None), None);
+        // Elsewhere a faint letter is never taken alone.
+        let mut g = line(NAME);
+        g[6].score = 0.45;
+        assert_eq!(name_line(&g, None), None);
+    }
+
+    #[test]
+    fn unsure_document_numbers_take_the_reading_their_check_digit_vouches_for() {
+        assert!(crate::mrz::verify_line2(DATA).is_ok(), "fixture");
+        assert_eq!(data_line(&line(DATA), None).as_deref(), Ok(DATA));
+        // Two 0s read as Os (slips that cancel in the check digit's weights 3 and 7), each
+        // unsure: the likeliest combination that holds is the one the templates preferred.
+        let mut g = line(DATA);
+        for i in [1, 4] {
+            g[i] = Guess {
+                best: 'O',
+                score: 0.86,
+                second: '0',
+                second_score: 0.85,
+            };
+        }
+        g[3] = Guess {
+            best: '0',
+            score: 0.90,
+            second: 'O',
+            second_score: 0.87,
+        };
+        assert_eq!(data_line(&g, None).as_deref(), Ok(DATA));
+        // A date of birth is never fixed that way.
+        let mut g = line(DATA);
+        g[14] = Guess {
+            best: '8',
+            score: 0.80,
+            second: '9',
+            second_score: 0.79,
+        };
+        assert_eq!(
+            data_line(&g, None),
+            Err(ScanError::CheckDigit("the date of birth"))
+        );
+    }
 }
