@@ -104,3 +104,68 @@ proptest! {
         prop_assert!(matches!(parse_td3(&l1, &l2, today()), Err(ScanError::CheckDigit(_))));
     }
 }
+
+/// A small JPEG, colour or grey, to damage.
+fn small_jpeg(colour: bool) -> Vec<u8> {
+    let rgb = image::RgbImage::from_fn(96, 64, |x, y| {
+        image::Rgb([(x * 2) as u8, (y * 3) as u8, ((x + y) % 256) as u8])
+    });
+    let img = if colour {
+        image::DynamicImage::ImageRgb8(rgb)
+    } else {
+        image::DynamicImage::ImageLuma8(image::DynamicImage::ImageRgb8(rgb).to_luma8())
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// The JPEG intake (luma straight from the decoder, or the general path) never panics on
+    /// a damaged file: it decodes to the declared size or refuses.
+    #[test]
+    fn jpeg_intake_never_panics_on_damaged_files(
+        colour in any::<bool>(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+        cut in any::<prop::sample::Index>(),
+        do_cut in any::<bool>(),
+    ) {
+        let mut bytes = small_jpeg(colour);
+        for (at, b) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+        }
+        if do_cut {
+            bytes.truncate(cut.index(bytes.len()));
+        }
+        let limits = imms_idscan::Limits::default();
+        if let Ok(gray) = imms_idscan::intake::decode_gray(&bytes, &limits) {
+            // Whatever a damaged header now declares, the picture is exactly that size.
+            let declared = imms_idscan::intake::dimensions(&bytes, &limits);
+            prop_assert_eq!(declared, Ok(gray.dimensions()));
+            prop_assert_eq!(gray.as_raw().len(), (gray.width() * gray.height()) as usize);
+        }
+    }
+}
+
+#[test]
+fn jpeg_intake_reads_colour_and_grey_to_the_same_grey() {
+    let limits = imms_idscan::Limits::default();
+    let colour = imms_idscan::intake::decode_gray(&small_jpeg(true), &limits).unwrap();
+    let grey = imms_idscan::intake::decode_gray(&small_jpeg(false), &limits).unwrap();
+    assert_eq!(colour.dimensions(), (96, 64));
+    assert_eq!(grey.dimensions(), (96, 64));
+    // The luma of the colour file and the grey file of the same picture agree closely (not
+    // exactly: the JPEG's own luma weighs red, green and blue as Rec. 601 does, the grey
+    // file was made with Rec. 709's weights; a wrong or shifted decode differs by far more).
+    let diff: f64 = colour
+        .as_raw()
+        .iter()
+        .zip(grey.as_raw())
+        .map(|(&a, &b)| (f64::from(a) - f64::from(b)).abs())
+        .sum::<f64>()
+        / colour.as_raw().len() as f64;
+    assert!(diff < 12.0, "mean difference {diff}");
+}
