@@ -90,16 +90,16 @@ fn read_gray(
     limits: &Limits,
     today: chrono::NaiveDate,
 ) -> Result<IdDocument, ScanError> {
-    let mut views = pdf417::Views::new(gray);
-    if views.looks_like_barcode() {
-        if let Some(text) = pdf417::read_quick(&mut views) {
+    let mut search = pdf417::Search::new(gray);
+    if search.looks_like_barcode() {
+        if let Some(text) = pdf417::read_quick(&mut search) {
             return parse_barcode(text);
         }
     }
     if let Some(passport) = passport::read(gray, today) {
         return passport;
     }
-    parse_barcode(pdf417::read(&mut views, limits.time_budget)?)
+    parse_barcode(pdf417::read(&mut search, limits.time_budget)?)
 }
 
 fn parse_barcode(mut text: String) -> Result<IdDocument, ScanError> {

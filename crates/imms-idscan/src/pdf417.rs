@@ -118,8 +118,8 @@ pub fn ladder_len() -> usize {
 /// Runs one rung of the ladder alone (for tuning tools).
 #[doc(hidden)]
 pub fn try_rung(gray: &GrayImage, i: usize) -> Option<String> {
-    let mut views = Views::new(gray);
-    let (img, slant) = views.get(LADDER[i].crop)?;
+    let mut search = Search::new(gray);
+    let (img, slant) = search.get(LADDER[i].crop)?;
     let img = prepare(img, &LADDER[i], slant);
     decode(&img, LADDER[i].binarizer, BarcodeFormat::PDF_417)
 }
@@ -127,12 +127,19 @@ pub fn try_rung(gray: &GrayImage, i: usize) -> Option<String> {
 /// The measured slant of the picture's edges, in degrees.
 #[doc(hidden)]
 pub fn slant(gray: &GrayImage) -> f32 {
-    let (angle, _coherence) = deskew::dominant_angle(&scale(gray, 1000));
-    angle
+    slant_and_coherence(gray).0
 }
 
-/// The whole photo and the crop around the barcode, each with its slant, made on first use.
-pub struct Views<'a> {
+/// [`slant`] and the share of edge strength along it ([`deskew::dominant_angle`]), measured
+/// on a copy at most 1000 pixels on its longest side.
+fn slant_and_coherence(gray: &GrayImage) -> (f32, f32) {
+    deskew::dominant_angle(&scale(gray, 1000))
+}
+
+/// One photo's barcode search: the whole photo and the crop around the barcode, each with
+/// its slant, made on first use, and how far up the ladder the search has gone (so it can
+/// be stopped after the quick rungs and taken up again where it stopped).
+pub struct Search<'a> {
     whole: &'a GrayImage,
     whole_slant: Option<f32>,
     /// The crop, its slant and the share of its edges along that slant.
@@ -141,9 +148,9 @@ pub struct Views<'a> {
     next_rung: usize,
 }
 
-impl<'a> Views<'a> {
+impl<'a> Search<'a> {
     pub fn new(whole: &'a GrayImage) -> Self {
-        Views {
+        Search {
             whole,
             whole_slant: None,
             crop: None,
@@ -171,7 +178,7 @@ impl<'a> Views<'a> {
                 let w = px(w).min(whole.width() - x).max(1);
                 let h = px(h).min(whole.height() - y).max(1);
                 let img = imageops::crop_imm(whole, x, y, w, h).to_image();
-                let (s, coherence) = deskew::dominant_angle(&scale(&img, 1000));
+                let (s, coherence) = slant_and_coherence(&img);
                 Some((img, s, coherence))
             })
             .as_ref()
@@ -185,7 +192,7 @@ impl<'a> Views<'a> {
     }
 }
 
-/// See [`Views::looks_like_barcode`]. Measured on the crop of generated photos: a card's
+/// See [`Search::looks_like_barcode`]. Measured on the crop of generated photos: a card's
 /// barcode 0.07–0.56 (four in five at 0.30 or more), a passport page 0.05–0.32 (one in forty
 /// above 0.30). Only the order of the searches depends on it: a passport taken for a barcode
 /// costs the two quick rungs, a card taken for print the passport search.
@@ -219,17 +226,17 @@ pub fn find(gray: &GrayImage, budget: Duration) -> Found {
 
 /// [`find`], also saying which rung of the ladder read the symbol (for tuning).
 pub fn find_traced(gray: &GrayImage, budget: Duration) -> (Found, Option<usize>) {
-    find_in(&mut Views::new(gray), budget)
+    find_in(&mut Search::new(gray), budget)
 }
 
-/// [`find_traced`] on views already (partly) made.
-pub fn find_in(views: &mut Views<'_>, budget: Duration) -> (Found, Option<usize>) {
-    if let Some((text, i)) = climb(views, LADDER.len(), budget) {
+/// [`find_traced`], taking up `search` where it stopped.
+pub fn find_in(search: &mut Search<'_>, budget: Duration) -> (Found, Option<usize>) {
+    if let Some((text, i)) = climb(search, LADDER.len(), budget) {
         return (Found::Pdf417(text), Some(i));
     }
     // Nothing: is it the wrong kind of barcode?
     if decode(
-        &scale(views.whole, 1000),
+        &scale(search.whole, 1000),
         Binarizer::Hybrid,
         BarcodeFormat::QR_CODE,
     )
@@ -241,19 +248,19 @@ pub fn find_in(views: &mut Views<'_>, budget: Duration) -> (Found, Option<usize>
 }
 
 /// The text of the PDF417 symbol if one of the first, always-tried rungs of the ladder reads
-/// it (most cards); the rest of the ladder is left for [`find_in`] on the same views.
-pub fn read_quick(views: &mut Views<'_>) -> Option<String> {
-    climb(views, ALWAYS, Duration::MAX).map(|(text, _)| text)
+/// it (most cards); the rest of the ladder is left for [`find_in`] on the same search.
+pub fn read_quick(search: &mut Search<'_>) -> Option<String> {
+    climb(search, ALWAYS, Duration::MAX).map(|(text, _)| text)
 }
 
 /// Tries the rungs from the first not yet tried up to `until`, while the budget lasts (the
 /// first [`ALWAYS`] rungs whatever the budget).
-fn climb(views: &mut Views<'_>, until: usize, budget: Duration) -> Option<(String, usize)> {
+fn climb(search: &mut Search<'_>, until: usize, budget: Duration) -> Option<(String, usize)> {
     let started = Instant::now();
-    let longest = views.whole.width().max(views.whole.height());
-    while views.next_rung < until.min(LADDER.len()) {
-        let i = views.next_rung;
-        views.next_rung += 1;
+    let longest = search.whole.width().max(search.whole.height());
+    while search.next_rung < until.min(LADDER.len()) {
+        let i = search.next_rung;
+        search.next_rung += 1;
         let step = &LADDER[i];
         if i >= ALWAYS && started.elapsed() >= budget {
             break;
@@ -261,7 +268,7 @@ fn climb(views: &mut Views<'_>, until: usize, budget: Duration) -> Option<(Strin
         if !step.crop && i > 0 && step.max_side > 1600 && longest <= 1600 {
             continue; // the picture is no bigger than what the first attempt saw
         }
-        let Some((img, slant)) = views.get(step.crop) else {
+        let Some((img, slant)) = search.get(step.crop) else {
             continue;
         };
         if step.nudge != 0.0 && slant.abs() < MIN_SLANT {
@@ -281,8 +288,8 @@ fn mean(img: &GrayImage) -> u8 {
 }
 
 /// Reads the barcode text, or says why not.
-pub fn read(views: &mut Views<'_>, budget: Duration) -> Result<String, ScanError> {
-    match find_in(views, budget).0 {
+pub fn read(search: &mut Search<'_>, budget: Duration) -> Result<String, ScanError> {
+    match find_in(search, budget).0 {
         Found::Pdf417(t) => Ok(t),
         Found::OtherBarcode => Err(ScanError::NotAamva),
         Found::Nothing => Err(ScanError::NoBarcode),
