@@ -79,8 +79,7 @@ pub fn read(gray: &GrayImage, today: NaiveDate) -> Option<Result<IdDocument, Sca
             Some((fit, flip, l2))
         })
         .collect();
-    // An orientation whose data line does not fit the glyphs is not read at all (upside
-    // down, a page's data line is its name line turned, mostly fillers that fit nothing).
+    // An orientation whose data line does not fit the glyphs ([`ZONE_FIT`]) is not read.
     tries.retain(|t| t.0 >= ZONE_FIT);
     tries.sort_by(|a, b| b.0.total_cmp(&a.0));
     let best = tries.first()?.0;
@@ -374,13 +373,17 @@ fn binarise(img: &GrayImage) -> GrayImage {
 mod tests {
     use super::*;
 
-    fn sure(c: char) -> Guess {
+    fn guess(best: char, score: f32, second: char, second_score: f32) -> Guess {
         Guess {
-            best: c,
-            score: 0.9,
-            second: if c == '<' { 'K' } else { '<' },
-            second_score: 0.3,
+            best,
+            score,
+            second,
+            second_score,
         }
+    }
+
+    fn sure(c: char) -> Guess {
+        guess(c, 0.9, if c == '<' { 'K' } else { '<' }, 0.3)
     }
 
     fn line(text: &str) -> Vec<Guess> {
@@ -394,12 +397,7 @@ mod tests {
     fn a_faint_document_code_p_is_taken_only_when_clearly_not_a_v() {
         let mut g = line(NAME);
         assert_eq!(name_line(&g, None).as_deref(), Some(NAME));
-        g[0] = Guess {
-            best: 'P',
-            score: 0.45,
-            second: 'V',
-            second_score: 0.21,
-        };
+        g[0] = guess('P', 0.45, 'V', 0.21);
         assert_eq!(name_line(&g, None).as_deref(), Some(NAME));
         g[0].second_score = 0.40;
         assert_eq!(name_line(&g, None), None);
@@ -417,28 +415,13 @@ mod tests {
         // unsure: the likeliest combination that holds is the one the templates preferred.
         let mut g = line(DATA);
         for i in [1, 4] {
-            g[i] = Guess {
-                best: 'O',
-                score: 0.86,
-                second: '0',
-                second_score: 0.85,
-            };
+            g[i] = guess('O', 0.86, '0', 0.85);
         }
-        g[3] = Guess {
-            best: '0',
-            score: 0.90,
-            second: 'O',
-            second_score: 0.87,
-        };
+        g[3] = guess('0', 0.90, 'O', 0.87);
         assert_eq!(data_line(&g, None).as_deref(), Ok(DATA));
         // A date of birth is never fixed that way.
         let mut g = line(DATA);
-        g[14] = Guess {
-            best: '8',
-            score: 0.80,
-            second: '9',
-            second_score: 0.79,
-        };
+        g[14] = guess('8', 0.80, '9', 0.79);
         assert_eq!(
             data_line(&g, None),
             Err(ScanError::CheckDigit("the date of birth"))
