@@ -84,7 +84,21 @@ pub fn find(gray: &GrayImage) -> Option<Zone> {
             scale,
         })
     };
-    around.chain(across).map(|d| tilt + d).find_map(at)
+    let (mut deg, mut zone) = around
+        .chain(across)
+        .map(|d| tilt + d)
+        .find_map(|d| at(d).map(|z| (d, z)))?;
+    // The first angle that shows the pair may cut across the lines (the MRZ, at the page's
+    // bottom, can lie a few degrees off the page's text in perspective), so that each band
+    // holds only part of its line: climb to the angle whose pair is longest.
+    let length = |z: &Zone| z.lines[0].len() + z.lines[1].len();
+    for step in [0.3, -0.3] {
+        while let Some(z) = at(deg + step).filter(|z| length(z) > length(&zone)) {
+            deg += step;
+            zone = z;
+        }
+    }
+    Some(zone)
 }
 
 /// `mask` (w x h) turned by `degrees` as [`crate::deskew::rotate`] turns a picture (same canvas),
@@ -274,9 +288,11 @@ fn bands(ink: &[bool], w: usize, h: usize) -> Vec<Band> {
         }
         starts.sort_unstable();
         ends.sort_unstable();
+        // The line's ends: the outermost rows' (the second outermost, to pass over a row of
+        // noise). A line a little off level reaches its ends only in its top or bottom rows.
         let band = Band {
-            x0: starts[starts.len() / 2] as f32,
-            x1: ends[ends.len() / 2] as f32,
+            x0: starts[starts.len().min(2) - 1] as f32,
+            x1: ends[ends.len().saturating_sub(2)] as f32,
             y0: top as f32,
             y1: (y - 1) as f32,
         };

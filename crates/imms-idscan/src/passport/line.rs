@@ -51,14 +51,15 @@ impl Line {
 /// Cuts `band` out of `full`, levels it and fits its cell grid; `flip` reads it upside down.
 pub fn extract(full: &GrayImage, zone: &Zone, band: &Band, flip: bool) -> Option<Line> {
     let strip = cut(full, zone, band, flip);
-    let level = levelled(&strip)?;
-    fit_grid(upright(&level))
+    let (level, cap) = levelled(&strip)?;
+    fit_grid(upright(&level), cap)
 }
 
 /// The band and some room around it, at about [`CAP`] pixels per band height.
 fn cut(full: &GrayImage, zone: &Zone, band: &Band, flip: bool) -> GrayImage {
     let k = CAP as f32 / band.height();
-    let pad_x = band.height() * 1.5;
+    // Room for a band found a little short of its line's ends.
+    let pad_x = band.height() * 3.0;
     let (x0, y0) = (
         band.x0 - pad_x,
         (band.y0 + band.y1) / 2.0 - 1.5 * band.height(),
@@ -101,8 +102,9 @@ fn stretch(mut img: GrayImage) -> GrayImage {
     img
 }
 
-/// The strip with its text centred on a level line and capitals [`CAP`] tall.
-fn levelled(strip: &GrayImage) -> Option<GrayImage> {
+/// The strip with its text centred on a level line and capitals [`CAP`] tall, and the
+/// capitals' height in the strip's pixels (the level line keeps the strip's widths).
+fn levelled(strip: &GrayImage) -> Option<(GrayImage, f32)> {
     let (w, h) = (strip.width() as usize, strip.height() as usize);
     let ink = ink_mask(strip, CAP / 2);
     // Per slice: the ink's mean row (for the slope) and its height (for the scale).
@@ -122,7 +124,9 @@ fn levelled(strip: &GrayImage) -> Option<GrayImage> {
             continue;
         };
         let total: usize = rows[top..=bottom].iter().sum();
-        if total < (b - a) * 2 {
+        // Too little ink for text, or ink taller than a band (the dark beyond the page's
+        // edge, which the strip's ends may reach).
+        if total < (b - a) * 2 || (bottom - top) as f32 > 1.4 * CAP as f32 {
             continue;
         }
         let mean = rows[top..=bottom]
@@ -147,10 +151,11 @@ fn levelled(strip: &GrayImage) -> Option<GrayImage> {
     let cap = tall[tall.len() / 2];
     let out_h = CAP + 2 * MARGIN;
     let centre = (out_h as f32) / 2.0;
-    Some(GrayImage::from_fn(w as u32, out_h, |u, v| {
+    let level = GrayImage::from_fn(w as u32, out_h, |u, v| {
         let y = a + b * u as f32 + (v as f32 + 0.5 - centre) * cap / CAP as f32;
         Luma([sample(strip, u as f32 + 0.5, y + 0.5).unwrap_or(255)])
-    }))
+    });
+    Some((level, cap))
 }
 
 /// The run of rows with at least `busy` ink pixels (gaps of two rows bridged) whose middle
@@ -209,6 +214,32 @@ fn upright(level: &GrayImage) -> GrayImage {
     })
 }
 
+/// The line's columns: the run of inked columns (at least two ink pixels) around the
+/// middle, bridging gaps of up to `gap` blank columns. Beyond a wider gap lies other print
+/// or the page's edge (the zone starts some capitals in from it).
+fn extent(cols: &[usize], gap: usize) -> Option<(usize, usize)> {
+    let inked = |x: &usize| cols[*x] >= 2;
+    let mid = cols.len() / 2;
+    let seed = (0..cols.len())
+        .filter(inked)
+        .min_by_key(|x| x.abs_diff(mid))?;
+    let mut from = seed;
+    for x in (0..seed).rev().filter(inked) {
+        if from - x > gap + 1 {
+            break;
+        }
+        from = x;
+    }
+    let mut to = seed;
+    for x in (seed + 1..cols.len()).filter(inked) {
+        if x - to > gap + 1 {
+            break;
+        }
+        to = x;
+    }
+    Some((from, to))
+}
+
 /// Least squares y = a + b x.
 fn fit_line(pts: &[(f32, f32)]) -> (f32, f32) {
     let n = pts.len() as f32;
@@ -226,8 +257,9 @@ fn boundary(a: f32, b: f32, m: f32, k: f32) -> f32 {
     a + (b - a) * t + 4.0 * m * t * (1.0 - t)
 }
 
-/// The cell grid of an upright, levelled line.
-fn fit_grid(level: GrayImage) -> Option<Line> {
+/// The cell grid of an upright, levelled line whose capitals are as tall as `cap` of its
+/// pixels across.
+fn fit_grid(level: GrayImage, cap: f32) -> Option<Line> {
     let (w, h) = (level.width() as usize, level.height() as usize);
     let ink = ink_mask(&level, CAP / 2);
     let (r0, r1) = (MARGIN as usize, (MARGIN + CAP) as usize);
@@ -236,11 +268,12 @@ fn fit_grid(level: GrayImage) -> Option<Line> {
         .collect();
     // The ends of the line: where a half cell's worth of columns first holds real ink.
     let total: usize = cols.iter().sum();
-    let rough = (w as f32 / (CHARS as f32 + 6.0)).max(4.0) as usize;
+    let rough = (cap * ocrb::pitch_per_cap()).max(4.0) as usize;
     let enough = (total / CHARS / 6).max(4);
     let window = |x: usize| cols[x..(x + rough / 2).min(w)].iter().sum::<usize>();
-    let left = (0..w).find(|&x| cols[x] >= 2 && window(x) >= enough)? as f32;
-    let right = (0..w).rev().find(|&x| {
+    let (from, to) = extent(&cols, (1.2 * cap) as usize)?;
+    let left = (from..=to).find(|&x| cols[x] >= 2 && window(x) >= enough)? as f32;
+    let right = (from..=to).rev().find(|&x| {
         cols[x] >= 2 && cols[x.saturating_sub(rough / 2)..=x].iter().sum::<usize>() >= enough
     })? as f32;
     let side = ocrb::side_bearing();
@@ -249,26 +282,34 @@ fn fit_grid(level: GrayImage) -> Option<Line> {
         return None;
     }
     // The cell boundaries fall in the gaps between characters: of the grids running from
-    // near the left end to near the right end, bowed by perspective by up to a cell in the
-    // middle, take the one whose boundaries cross the least ink.
-    let smooth: Vec<f32> = (0..w)
-        .map(|x| {
-            let c = |x: usize| cols.get(x).copied().unwrap_or(0) as f32;
-            c(x.saturating_sub(1)) + 2.0 * c(x) + c(x + 1)
-        })
-        .collect();
+    // near the left end to near the right end, bowed by perspective by up to three cells in
+    // the middle, take the one whose boundaries cross the least ink, and among grids that
+    // cross none (a blurred line's gaps are narrow, a sharp line's wide) the one whose
+    // boundaries keep furthest from the ink: ink spread over a quarter cell weighs in a
+    // little.
+    let spread = |r: usize| -> Vec<f32> {
+        (0..w)
+            .map(|x| {
+                (x.saturating_sub(r)..=(x + r).min(w - 1))
+                    .map(|i| (r + 1 - i.abs_diff(x)) as f32 * cols[i] as f32)
+                    .sum()
+            })
+            .collect()
+    };
+    let (narrow, wide) = (spread(1), spread((p0 / 4.0) as usize));
     let at = |x: f32| {
-        smooth
-            .get(x.round().max(0.0) as usize)
-            .copied()
-            .unwrap_or(0.0)
+        let i = x.round().max(0.0) as usize;
+        match (narrow.get(i), wide.get(i)) {
+            (Some(n), Some(w)) => n + 0.01 * w,
+            _ => 0.0,
+        }
     };
     let (a0, b0) = (left - side * p0, right + side * p0);
     let steps = |n: i32, step: f32| (-n..=n).map(move |i| i as f32 * step);
     let mut best = (f32::MAX, a0, b0, 0.0);
     for da in steps(6, 0.05 * p0) {
         for db in steps(6, 0.05 * p0) {
-            for m in steps(10, 0.1 * p0) {
+            for m in steps(30, 0.1 * p0) {
                 let cost: f32 = (1..CHARS)
                     .map(|k| at(boundary(a0 + da, b0 + db, m, k as f32)))
                     .sum();
@@ -280,4 +321,25 @@ fn fit_grid(level: GrayImage) -> Option<Line> {
     }
     let (_, a, b, m) = best;
     Some(Line { level, a, b, m, p0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::extent;
+
+    #[test]
+    fn a_line_ends_at_the_first_gap_wider_than_allowed() {
+        // Page edge (dark) at 0..5, a margin of 20 blank columns, then the line: glyphs of
+        // 6 inked columns with gaps of 4, one of 6 among them.
+        let mut cols = vec![0usize; 120];
+        cols[..5].fill(9);
+        for start in (25..100).step_by(10) {
+            cols[start..start + 6].fill(5);
+        }
+        cols[61..67].fill(0);
+        assert_eq!(extent(&cols, 12), Some((25, 100)));
+        // Where the margin is no wider than a gap, the edge joins the line.
+        assert_eq!(extent(&cols, 20), Some((0, 100)));
+        assert_eq!(extent(&[0; 10], 3), None);
+    }
 }
