@@ -109,25 +109,21 @@ fn levelled(strip: &GrayImage) -> Option<(GrayImage, f32)> {
     let ink = ink_mask(strip, CAP / 2);
     // Per slice: the ink's mean row (for the slope) and its height (for the scale).
     const SLICES: usize = 11;
-    let mut centres = Vec::new();
-    let mut extents = Vec::new();
-    for s in 0..SLICES {
+    let measure = |s: usize, near: f32| -> Option<(f32, f32)> {
         let (a, b) = (s * w / SLICES, (s + 1) * w / SLICES);
         let mut rows = vec![0usize; h];
         for (y, row) in rows.iter_mut().enumerate() {
             *row = ink[y * w + a..y * w + b].iter().filter(|&&i| i).count();
         }
-        // Only this line's ink: the run of busy rows nearest the middle (the strip also
-        // holds part of the other MRZ line).
+        // Only this line's ink: the run of busy rows nearest where the line is expected
+        // (the strip also holds part of the other MRZ line).
         let busy = (b - a) / 20 + 1;
-        let Some((top, bottom)) = nearest_run(&rows, busy, h / 2) else {
-            continue;
-        };
+        let (top, bottom) = nearest_run(&rows, busy, near as usize)?;
         let total: usize = rows[top..=bottom].iter().sum();
         // Too little ink for text, or ink taller than a band (the dark beyond the page's
         // edge, which the strip's ends may reach).
         if total < (b - a) * 2 || (bottom - top) as f32 > 1.4 * CAP as f32 {
-            continue;
+            return None;
         }
         let mean = rows[top..=bottom]
             .iter()
@@ -135,9 +131,34 @@ fn levelled(strip: &GrayImage) -> Option<(GrayImage, f32)> {
             .map(|(y, &c)| (top + y) * c)
             .sum::<usize>() as f32
             / total as f32;
-        centres.push((((a + b) / 2) as f32, mean));
-        extents.push((bottom - top + 1) as f32);
+        Some((mean, (bottom - top + 1) as f32))
+    };
+    // The line is followed from the middle slice outwards, each slice looking for it where
+    // its neighbour found it: a line a little off the strip's direction drifts towards the
+    // strip's edge, where the other line can come nearer the middle than this one.
+    let mut found: Vec<(usize, f32, f32)> = Vec::new();
+    let middle = SLICES / 2;
+    let first = measure(middle, h as f32 / 2.0);
+    if let Some((mean, extent)) = first {
+        found.push((middle, mean, extent));
+        for outwards in [
+            Box::new(middle + 1..SLICES) as Box<dyn Iterator<Item = usize>>,
+            Box::new((0..middle).rev()),
+        ] {
+            let mut near = mean;
+            for s in outwards {
+                if let Some((m, e)) = measure(s, near) {
+                    found.push((s, m, e));
+                    near = m;
+                }
+            }
+        }
     }
+    let centres: Vec<(f32, f32)> = found
+        .iter()
+        .map(|&(s, m, _)| (((2 * s + 1) * w / (2 * SLICES)) as f32, m))
+        .collect();
+    let mut extents: Vec<f32> = found.iter().map(|f| f.2).collect();
     if centres.len() < 3 || extents.is_empty() {
         return None;
     }

@@ -4,7 +4,8 @@
 //! only what ICAO 9303's check digits and the readers' agreement vouch for.
 //!
 //! The data line (line 2) carries check digits: a reading is kept only if every one of them
-//! holds ([`crate::parse_td3`] verifies them). The name line has none, so a name is returned
+//! holds ([`crate::parse_td3`] verifies them) and every character of its dates is sure (a
+//! check digit alone cannot vouch for a date; see [`data_line`]). The name line has none, so a name is returned
 //! only when every character is certain: the template reader sure of it, or, where it is
 //! unsure, Tesseract reading one of its two best guesses; a letter the two readers read as
 //! two different letters refuses the name. A failed reading is retried with the line
@@ -247,7 +248,21 @@ fn data_line(g: &[Guess], t: Option<&[Option<char>]>) -> Result<String, ScanErro
                 || crate::check_digit(&field)
                     .is_some_and(|d| check == b'0' + d || (check == b'<' && d == 0))
         };
-        if let Some(r) = readings.iter().find(|r| holds(r)) {
+        // The dates are answered, and their check digits cannot vouch for them alone: a
+        // digit misread as the digit five away (3 and 8 look alike when blurred) shifts the
+        // check digit by five, which the same misreading of the check digit repeats (and two
+        // such misreadings cancel in the whole-zone digit). So each character of a date and
+        // its check digit must also be sure: the templates sure of it, or Tesseract reading
+        // it as one of the templates' two best guesses.
+        let date = c == 19 || c == 27;
+        let sure = |r: &[char]| {
+            (a..=c).all(|i| {
+                let tess_agrees = t.and_then(|t| t[i]) == Some(r[i])
+                    && (r[i] == g[i].best || r[i] == g[i].second);
+                g[i].confident() && g[i].best == r[i] || tess_agrees
+            })
+        };
+        if let Some(r) = readings.iter().find(|r| holds(r) && (!date || sure(r))) {
             line[a..=c].copy_from_slice(&r[a..=c]);
             continue;
         }
@@ -262,6 +277,9 @@ fn data_line(g: &[Guess], t: Option<&[Option<char>]>) -> Result<String, ScanErro
             .flatten()
         {
             Some(fixed) => line[a..=c].copy_from_slice(&fixed[a..=c]),
+            None if date && readings.iter().any(|r| holds(r)) => {
+                return Err(ScanError::MrzUnreadable)
+            }
             None => return Err(ScanError::CheckDigit(what)),
         }
     }
@@ -298,6 +316,12 @@ fn likeliest_fix(
         };
         if !g[i].confident() {
             add(g[i].second, g[i].second_score);
+        }
+        // OCR-B's O and 0 differ only in width, which perspective changes.
+        match g[i].best {
+            'O' => add('0', g[i].second_score),
+            '0' => add('O', g[i].second_score),
+            _ => {}
         }
         if let Some(c) = t.and_then(|t| t[i]) {
             add(
@@ -419,12 +443,41 @@ mod tests {
         }
         g[3] = guess('0', 0.90, 'O', 0.87);
         assert_eq!(data_line(&g, None).as_deref(), Ok(DATA));
+        // A confident O where the number has a 0 (perspective narrows a 0 to an O).
+        let mut g = line(DATA);
+        g[1] = sure('O');
+        assert_eq!(data_line(&g, None).as_deref(), Ok(DATA));
         // A date of birth is never fixed that way.
         let mut g = line(DATA);
         g[14] = guess('8', 0.80, '9', 0.79);
         assert_eq!(
             data_line(&g, None),
             Err(ScanError::CheckDigit("the date of birth"))
+        );
+    }
+
+    #[test]
+    fn a_date_misread_that_its_check_digits_repeat_is_not_returned() {
+        // The expiry 270314, check digit 3: read as 270814 with check digit 8, the field's
+        // and the whole zone's check digits all hold.
+        const TRUE: &str = "8519258345USA3204120M2703143<<<<<<<<<<<<<<<4";
+        const MISREAD: &str = "8519258345USA3204120M2708148<<<<<<<<<<<<<<<4";
+        assert!(crate::mrz::verify_line2(TRUE).is_ok(), "fixture");
+        assert!(crate::mrz::verify_line2(MISREAD).is_ok(), "fixture");
+        let mut g = line(TRUE);
+        for i in [24, 27] {
+            g[i] = guess('8', 0.60, '3', 0.58);
+        }
+        assert_eq!(data_line(&g, None), Err(ScanError::MrzUnreadable));
+        // Tesseract reading 3 where the templates were unsure settles it.
+        let mut t = vec![None; CHARS];
+        t[24] = Some('3');
+        t[27] = Some('3');
+        assert_eq!(
+            data_line(&g, Some(&t)).as_deref(),
+            Ok(TRUE),
+            "{:?}",
+            data_line(&g, Some(&t))
         );
     }
 }
