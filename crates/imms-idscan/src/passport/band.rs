@@ -263,7 +263,13 @@ fn bands(ink: &[bool], w: usize, h: usize) -> Vec<Band> {
                     best = Some((s, last));
                 }
             }
-            best.filter(|(a, b)| b - a >= min_len)
+            // Text leaves gaps between its characters; a solid run is an edge (the page's,
+            // against a dark table), not a line of text.
+            let solid = |a: usize, b: usize| {
+                let inked = row[a..=b].iter().filter(|&&i| i).count();
+                inked * 100 > (b - a + 1) * 85
+            };
+            best.filter(|&(a, b)| b - a >= min_len && !solid(a, b))
         })
         .collect();
     // Consecutive long rows make bands.
@@ -319,4 +325,28 @@ fn pair(bands: &[Band]) -> Option<[Band; 2]> {
         })
         .max_by(|p, q| (p[0].len() + p[1].len()).total_cmp(&(q[0].len() + q[1].len())))
         .map(|p| [p[0], p[1]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bands;
+
+    #[test]
+    fn a_solid_edge_is_not_a_line_of_text() {
+        let (w, h) = (400, 60);
+        let mut ink = vec![false; w * h];
+        // Text: characters six columns wide, four apart, on rows 10-20.
+        for y in 10..=20 {
+            for x in (20..380).filter(|x| x % 10 < 6) {
+                ink[y * w + x] = true;
+            }
+        }
+        // The page's edge against a dark table: solid, on rows 40-44.
+        for y in 40..=44 {
+            ink[y * w + 10..y * w + 390].fill(true);
+        }
+        let found = bands(&ink, w, h);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].y0 >= 8.0 && found[0].y1 <= 22.0, "{found:?}");
+    }
 }

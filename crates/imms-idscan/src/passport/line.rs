@@ -120,9 +120,10 @@ fn levelled(strip: &GrayImage) -> Option<(GrayImage, f32)> {
         let busy = (b - a) / 20 + 1;
         let (top, bottom) = nearest_run(&rows, busy, near as usize)?;
         let total: usize = rows[top..=bottom].iter().sum();
-        // Too little ink for text, or ink taller than a band (the dark beyond the page's
-        // edge, which the strip's ends may reach).
-        if total < (b - a) * 2 || (bottom - top) as f32 > 1.4 * CAP as f32 {
+        // Too little ink for text, or ink taller than a band or solid (the dark beyond the
+        // page's edge, which the strip may reach: text leaves most of its rows blank).
+        let solid = total * 10 > (b - a) * (bottom - top + 1) * 6;
+        if total < (b - a) * 2 || (bottom - top) as f32 > 1.4 * CAP as f32 || solid {
             return None;
         }
         let mean = rows[top..=bottom]
@@ -136,14 +137,18 @@ fn levelled(strip: &GrayImage) -> Option<(GrayImage, f32)> {
     // The line is followed from the middle slice outwards, each slice looking for it where
     // its neighbour found it: a line a little off the strip's direction drifts towards the
     // strip's edge, where the other line can come nearer the middle than this one.
+    // The first slice is the one nearest the middle that holds the line (a glare spot or a
+    // stretch of fillers may hide it in the very middle).
     let mut found: Vec<(usize, f32, f32)> = Vec::new();
     let middle = SLICES / 2;
-    let first = measure(middle, h as f32 / 2.0);
-    if let Some((mean, extent)) = first {
-        found.push((middle, mean, extent));
+    let start = (0..=middle)
+        .flat_map(|d| [middle - d, middle + d])
+        .find_map(|s| measure(s, h as f32 / 2.0).map(|(m, e)| (s, m, e)));
+    if let Some((first, mean, extent)) = start {
+        found.push((first, mean, extent));
         for outwards in [
-            Box::new(middle + 1..SLICES) as Box<dyn Iterator<Item = usize>>,
-            Box::new((0..middle).rev()),
+            Box::new(first + 1..SLICES) as Box<dyn Iterator<Item = usize>>,
+            Box::new((0..first).rev()),
         ] {
             let mut near = mean;
             for s in outwards {
