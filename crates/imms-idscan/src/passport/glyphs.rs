@@ -101,16 +101,23 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
-/// One character as read: the best match and the runner-up (another character).
+/// One character as read: the best match and the runner-up (another character), and the
+/// two next after them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Guess {
     pub best: char,
     pub score: f32,
     pub second: char,
     pub second_score: f32,
+    pub next: [char; 2],
 }
 
 impl Guess {
+    /// `c` is among the four glyphs this cell matches best.
+    pub fn among_likeliest(&self, c: char) -> bool {
+        c == self.best || c == self.second || self.next.contains(&c)
+    }
+
     /// Sure enough to stand alone, without the other reader's agreement.
     pub fn confident(&self) -> bool {
         self.score >= 0.55 && self.score - self.second_score >= 0.06
@@ -371,11 +378,13 @@ pub fn read(line: &GrayImage, allowed: &[&str; CHARS]) -> Vec<Guess> {
             ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
             let (best, score) = ranked.first().copied().unwrap_or(('<', 0.0));
             let (second, second_score) = ranked.get(1).copied().unwrap_or((best, -1.0));
+            let nth = |k: usize| ranked.get(k).map_or(second, |r| r.0);
             Guess {
                 best,
                 score,
                 second,
                 second_score,
+                next: [nth(2), nth(3)],
             }
         })
         .collect()
