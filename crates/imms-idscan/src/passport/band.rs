@@ -64,9 +64,9 @@ pub fn find(gray: &GrayImage) -> Option<Zone> {
     let tilt = text_angle(&ink, w, h);
     // In perspective the two lines are not quite parallel to the page's average: up to nine
     // degrees either way (a page photographed from low down, its zone at the far end, turns
-    // its lines that far from the page's text), in steps fine enough for the row runs. The page's angle may also have
-    // been taken across its columns (text lines short against a tall page), so the angle a
-    // quarter turn away is tried too, more narrowly.
+    // its lines that far from the page's text), in steps fine enough for the row runs. The
+    // page's angle may also have been taken across its columns (text lines short against a
+    // tall page), so the angle a quarter turn away is tried too, more narrowly.
     let around = (0..=30).map(|k| {
         if k % 2 == 0 {
             0.3 * k as f32

@@ -136,37 +136,34 @@ fn levelled(strip: &GrayImage) -> Option<(GrayImage, f32)> {
     };
     // The line is followed from the middle slice outwards, each slice looking for it where
     // its neighbour found it: a line a little off the strip's direction drifts towards the
-    // strip's edge, where the other line can come nearer the middle than this one.
-    // The first slice is the one nearest the middle that holds the line (a glare spot or a
-    // stretch of fillers may hide it in the very middle).
-    let mut found: Vec<(usize, f32, f32)> = Vec::new();
+    // strip's edge, where the other line can come nearer the middle than this one. The first
+    // slice is the one nearest the middle that holds the line (a glare spot or a stretch of
+    // fillers may hide it in the very middle).
     let middle = SLICES / 2;
-    let start = (0..=middle)
+    let (first, mean, extent) = (0..=middle)
         .flat_map(|d| [middle - d, middle + d])
-        .find_map(|s| measure(s, h as f32 / 2.0).map(|(m, e)| (s, m, e)));
-    if let Some((first, mean, extent)) = start {
-        found.push((first, mean, extent));
-        for outwards in [
-            Box::new(first + 1..SLICES) as Box<dyn Iterator<Item = usize>>,
-            Box::new((0..first).rev()),
-        ] {
-            let mut near = mean;
-            for s in outwards {
-                if let Some((m, e)) = measure(s, near) {
-                    found.push((s, m, e));
-                    near = m;
-                }
+        .find_map(|s| measure(s, h as f32 / 2.0).map(|(m, e)| (s, m, e)))?;
+    let mut found = vec![(first, mean, extent)];
+    for outwards in [
+        (first + 1..SLICES).collect::<Vec<_>>(),
+        (0..first).rev().collect(),
+    ] {
+        let mut near = mean;
+        for s in outwards {
+            if let Some((m, e)) = measure(s, near) {
+                found.push((s, m, e));
+                near = m;
             }
         }
+    }
+    if found.len() < 3 {
+        return None;
     }
     let centres: Vec<(f32, f32)> = found
         .iter()
         .map(|&(s, m, _)| (((2 * s + 1) * w / (2 * SLICES)) as f32, m))
         .collect();
     let mut extents: Vec<f32> = found.iter().map(|f| f.2).collect();
-    if centres.len() < 3 || extents.is_empty() {
-        return None;
-    }
     let (a, b) = fit_line(&centres);
     extents.sort_by(f32::total_cmp);
     let tallest = extents[extents.len() - 1];
@@ -283,8 +280,8 @@ fn boundary(a: f32, b: f32, m: f32, k: f32) -> f32 {
     a + (b - a) * t + 4.0 * m * t * (1.0 - t)
 }
 
-/// The cell grid of an upright, levelled line whose capitals are as tall as `cap` of its
-/// pixels across.
+/// The cell grid of an upright, levelled line; `cap` is its capitals' height measured in its
+/// horizontal pixels (from [`levelled`]), which sets the pitch and the widest gap inside it.
 fn fit_grid(level: GrayImage, cap: f32) -> Option<Line> {
     let (w, h) = (level.width() as usize, level.height() as usize);
     let ink = ink_mask(&level, CAP / 2);
@@ -325,10 +322,7 @@ fn fit_grid(level: GrayImage, cap: f32) -> Option<Line> {
     let (narrow, wide) = (spread(1), spread((p0 / 4.0) as usize));
     let at = |x: f32| {
         let i = x.round().max(0.0) as usize;
-        match (narrow.get(i), wide.get(i)) {
-            (Some(n), Some(w)) => n + 0.01 * w,
-            _ => 0.0,
-        }
+        narrow.get(i).map_or(0.0, |n| n + 0.01 * wide[i])
     };
     let (a0, b0) = (left - side * p0, right + side * p0);
     let steps = |n: i32, step: f32| (-n..=n).map(move |i| i as f32 * step);

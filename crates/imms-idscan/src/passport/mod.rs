@@ -5,11 +5,11 @@
 //!
 //! The data line (line 2) carries check digits: a reading is kept only if every one of them
 //! holds ([`crate::parse_td3`] verifies them) and every character of its dates is sure (a
-//! check digit alone cannot vouch for a date; see [`data_line`]). The name line has none, so a name is returned
-//! only when every character is certain: the template reader sure of it, or, where it is
-//! unsure, Tesseract reading one of its two best guesses; a letter the two readers read as
-//! two different letters refuses the name. A failed reading is retried with the line
-//! binarised instead of grey, and upside down.
+//! check digit alone cannot vouch for a date; see [`data_line`]). The name line has none,
+//! so a name is returned only when every character is certain: the template reader sure of
+//! it, or, where it is unsure, Tesseract reading one of its two best guesses; a letter the
+//! two readers read as two different letters refuses the name. A failed reading is retried
+//! with the line binarised instead of grey, and upside down.
 
 mod band;
 mod glyphs;
