@@ -239,7 +239,7 @@ fn bands(ink: &[bool], w: usize, h: usize) -> Vec<Band> {
                 .for_each(|(o, &i)| *o |= i);
         }
     }
-    let ink = spread;
+    let (raw, ink) = (ink, spread);
     let gap = (side * 0.025) as usize;
     let min_len = (side * 0.25) as usize;
     // The longest gap-tolerant run of ink in each row.
@@ -303,11 +303,61 @@ fn bands(ink: &[bool], w: usize, h: usize) -> Vec<Band> {
             y0: top as f32,
             y1: (y - 1) as f32,
         };
-        if band.height() >= 3.0 && band.len() / band.height() >= 12.0 {
-            bands.push(band);
+        for band in split(band, raw, w) {
+            // A line of 44 OCR-B characters is about 32 capitals long, and its band at
+            // least half a capital tall (fillers, `<`, are shorter than capitals): a band
+            // thinner than an 80th of its length is an edge (the page's, a shadow's), not
+            // the zone's text.
+            let aspect = band.len() / band.height();
+            if band.height() >= 3.0 && (12.0..=80.0).contains(&aspect) {
+                bands.push(band);
+            }
         }
     }
     bands
+}
+
+/// A band too tall for one line of text (shorter than 20 times its height, where a line of
+/// 44 characters is about 30 capitals long) split in two at its emptiest row in the middle
+/// half, if that row holds less than half the ink of the band's typical row: two lines run
+/// together where perspective turns the zone's lines apart and spreading the ink fills the
+/// gap between them. `ink` is the mask before spreading, `w` its width.
+fn split(band: Band, ink: &[bool], w: usize) -> Vec<Band> {
+    let (y0, y1) = (band.y0 as usize, band.y1 as usize);
+    if band.len() >= 20.0 * band.height() || y1 - y0 < 10 {
+        return vec![band];
+    }
+    // Counted in the middle eighth of the band only: turned apart, the two lines cross
+    // each other's rows towards the ends.
+    let eighth = band.len() as usize / 16;
+    let mid = (band.x0 + band.x1) as usize / 2;
+    let (x0, x1) = (mid - eighth, mid + eighth);
+    let count = |y: usize| ink[y * w + x0..=y * w + x1].iter().filter(|&&i| i).count();
+    let counts: Vec<usize> = (y0..=y1).map(count).collect();
+    let mut sorted = counts.clone();
+    sorted.sort_unstable();
+    let typical = sorted[sorted.len() / 2];
+    let quarter = counts.len() / 4;
+    let centre = counts.len() / 2;
+    let Some(emptiest) =
+        (quarter..counts.len() - quarter).min_by_key(|&i| (counts[i], i.abs_diff(centre)))
+    else {
+        return vec![band];
+    };
+    if counts[emptiest] * 2 >= typical {
+        return vec![band];
+    }
+    let at = (y0 + emptiest) as f32;
+    vec![
+        Band {
+            y1: at - 1.0,
+            ..band
+        },
+        Band {
+            y0: at + 1.0,
+            ..band
+        },
+    ]
 }
 
 /// The MRZ: two thin, matching, adjacent bands, the longest such pair.
@@ -329,7 +379,7 @@ fn pair(bands: &[Band]) -> Option<[Band; 2]> {
 
 #[cfg(test)]
 mod tests {
-    use super::bands;
+    use super::{bands, split, Band};
 
     #[test]
     fn a_solid_edge_is_not_a_line_of_text() {
@@ -348,5 +398,43 @@ mod tests {
         let found = bands(&ink, w, h);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].y0 >= 8.0 && found[0].y1 <= 22.0, "{found:?}");
+    }
+
+    #[test]
+    fn a_thin_edge_is_not_a_line_of_text() {
+        // Broken like text, but only two rows tall over 760 columns: a shadow's edge.
+        let (w, h) = (800, 40);
+        let mut ink = vec![false; w * h];
+        for y in 20..22 {
+            for x in (20..780).filter(|x| x % 10 < 6) {
+                ink[y * w + x] = true;
+            }
+        }
+        assert_eq!(bands(&ink, w, h), vec![]);
+    }
+
+    #[test]
+    fn two_lines_run_together_are_split_at_the_gap_between_them() {
+        // Two lines of characters, rows 10-29 and 36-55, that spreading ran into one band.
+        let (w, h) = (400, 70);
+        let mut ink = vec![false; w * h];
+        for y in (10..30).chain(36..56) {
+            for x in (20..380).filter(|x| x % 10 < 6) {
+                ink[y * w + x] = true;
+            }
+        }
+        let band = Band {
+            x0: 20.0,
+            x1: 375.0,
+            y0: 8.0,
+            y1: 57.0,
+        };
+        let halves = split(band, &ink, w);
+        assert_eq!(halves.len(), 2, "{halves:?}");
+        assert!((30.0..=36.0).contains(&halves[0].y1), "{halves:?}");
+        assert!((30.0..=36.0).contains(&halves[1].y0), "{halves:?}");
+        // One line's band, however tall, stays whole.
+        let one = Band { y1: 31.0, ..band };
+        assert_eq!(split(one, &ink, w), vec![one]);
     }
 }

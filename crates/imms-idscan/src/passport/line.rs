@@ -49,28 +49,78 @@ impl Line {
 }
 
 /// Cuts `band` out of `full`, levels it and fits its cell grid; `flip` reads it upside down.
+///
+/// The band may lie a few degrees off its line and stop short of its ends (a page in
+/// perspective turns its two lines apart, and the band search settles on the first angle
+/// that shows both). So the line is cut out twice: along the band, then along the line that
+/// the first cut found, centred on it.
 pub fn extract(full: &GrayImage, zone: &Zone, band: &Band, flip: bool) -> Option<Line> {
-    let strip = cut(full, zone, band, flip);
-    let (level, cap) = levelled(&strip)?;
+    let first = Frame::of(band);
+    let (_, _, centre_line) = levelled(&cut(full, zone, &first, flip))?;
+    let second = first.along(centre_line, flip);
+    let (level, cap, _) = levelled(&cut(full, zone, &second, flip))?;
     fit_grid(upright(&level), cap)
 }
 
-/// The band and some room around it, at about [`CAP`] pixels per band height.
-fn cut(full: &GrayImage, zone: &Zone, band: &Band, flip: bool) -> GrayImage {
-    let k = CAP as f32 / band.height();
-    // Room for a band found a little short of its line's ends.
-    let pad_x = band.height() * 3.0;
-    let (x0, y0) = (
-        band.x0 - pad_x,
-        (band.y0 + band.y1) / 2.0 - 1.5 * band.height(),
-    );
-    let w = ((band.len() + 2.0 * pad_x) * k) as u32;
-    let h = (3.0 * band.height() * k) as u32;
-    let fill = 255;
+/// A rectangle of the zone's turned copy to cut out: its centre, the direction of its long
+/// side (radians), its half length and half height, and the strip pixels per copy pixel.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    centre: (f32, f32),
+    angle: f32,
+    half_len: f32,
+    half_height: f32,
+    k: f32,
+}
+
+impl Frame {
+    /// The band and some room around it, at [`CAP`] pixels per band height.
+    fn of(band: &Band) -> Frame {
+        Frame {
+            centre: ((band.x0 + band.x1 + 1.0) / 2.0, (band.y0 + band.y1) / 2.0),
+            angle: 0.0,
+            // Room for a band found a little short of its line's ends.
+            half_len: band.len() / 2.0 + 3.0 * band.height(),
+            half_height: 1.5 * band.height(),
+            k: CAP as f32 / band.height(),
+        }
+    }
+
+    /// A frame of the same size centred on and along the line `y = a + b x` found in this
+    /// frame's strip.
+    fn along(self, (a, b): (f32, f32), flip: bool) -> Frame {
+        // The strip's middle column, in pixel indices as the fit is.
+        let u = self.half_len * self.k - 0.5;
+        let dv = (a + b * u + 0.5) / self.k - self.half_height;
+        let dv = if flip { -dv } else { dv };
+        let (s, c) = self.angle.sin_cos();
+        Frame {
+            centre: (self.centre.0 - s * dv, self.centre.1 + c * dv),
+            angle: self.angle + b.atan(),
+            ..self
+        }
+    }
+
+    /// The turned copy's point under pixel `(u, v)` of the strip.
+    fn point(&self, u: f32, v: f32, flip: bool) -> (f32, f32) {
+        let (du, dv) = (u / self.k - self.half_len, v / self.k - self.half_height);
+        let (du, dv) = if flip { (-du, -dv) } else { (du, dv) };
+        let (s, c) = self.angle.sin_cos();
+        (
+            self.centre.0 + c * du - s * dv,
+            self.centre.1 + s * du + c * dv,
+        )
+    }
+}
+
+/// The strip `frame` covers, contrast stretched.
+fn cut(full: &GrayImage, zone: &Zone, frame: &Frame, flip: bool) -> GrayImage {
+    let w = (2.0 * frame.half_len * frame.k) as u32;
+    let h = (2.0 * frame.half_height * frame.k) as u32;
     let strip = GrayImage::from_fn(w.max(1), h.max(1), |u, v| {
-        let (u, v) = if flip { (w - 1 - u, h - 1 - v) } else { (u, v) };
-        let (x, y) = zone.to_full(x0 + (u as f32 + 0.5) / k, y0 + (v as f32 + 0.5) / k);
-        Luma([sample(full, x, y).unwrap_or(fill)])
+        let (x, y) = frame.point(u as f32 + 0.5, v as f32 + 0.5, flip);
+        let (x, y) = zone.to_full(x, y);
+        Luma([sample(full, x, y).unwrap_or(255)])
     });
     stretch(strip)
 }
@@ -102,23 +152,74 @@ fn stretch(mut img: GrayImage) -> GrayImage {
     img
 }
 
-/// The strip with its text centred on a level line and capitals [`CAP`] tall, and the
-/// capitals' height in the strip's pixels (the level line keeps the strip's widths).
-fn levelled(strip: &GrayImage) -> Option<(GrayImage, f32)> {
-    let (w, h) = (strip.width() as usize, strip.height() as usize);
+/// The strip with its text centred on a level line and capitals [`CAP`] tall, the
+/// capitals' typical height in the strip's pixels (the level line keeps the strip's widths),
+/// and the line's centre in the strip, `y = a + b x`.
+///
+/// A page in perspective turns the line off the strip's direction. So the line is followed
+/// slice by slice, first counting ink along the strip's rows, then along the direction that
+/// first pass found: counted across a turned line, each character's ink smears over more
+/// rows, the gap between the two MRZ lines fills in and a slice can take both lines for one.
+fn levelled(strip: &GrayImage) -> Option<(GrayImage, f32, (f32, f32))> {
+    let w = strip.width() as usize;
     let ink = ink_mask(strip, CAP / 2);
-    // Per slice: the ink's mean row (for the slope) and its height (for the scale).
-    const SLICES: usize = 11;
-    let measure = |s: usize, near: f32| -> Option<(f32, f32)> {
+    let (mut found, mut line) = (Vec::new(), (0.0, 0.0));
+    for _ in 0..3 {
+        let slope = line.1;
+        found = follow(&ink, w, strip.height() as usize, slope)?;
+        let centres: Vec<(f32, f32)> = found.iter().map(|s| (s.x, s.mean)).collect();
+        line = fit_line(&centres);
+        if (line.1 - slope).abs() < 0.004 {
+            break;
+        }
+    }
+    let (a, b) = line;
+    let cap = cap_height(&found);
+    let out_h = CAP + 2 * MARGIN;
+    let centre = (out_h as f32) / 2.0;
+    let level = GrayImage::from_fn(w as u32, out_h, |u, v| {
+        let x = u as f32 + 0.5;
+        let y = a + b * x + (v as f32 + 0.5 - centre) * cap / CAP as f32;
+        Luma([sample(strip, x, y + 0.5).unwrap_or(255)])
+    });
+    Some((level, cap, (a, b)))
+}
+
+/// What one slice of a strip shows of the line: its middle column, the ink's mean row
+/// there, and the ink's height.
+#[derive(Debug, Clone, Copy)]
+struct Slice {
+    x: f32,
+    mean: f32,
+    extent: f32,
+}
+
+/// Slices a strip is cut into to follow its line.
+const SLICES: usize = 11;
+
+/// The line followed through the slices of an ink mask `w` x `h`, rows counted along
+/// `slope`: from the slice nearest the middle that holds it (a glare spot or a stretch of
+/// fillers may hide it in the very middle), outwards, each slice looking for it where its
+/// neighbour found it (a line a little off the strip's direction drifts towards the strip's
+/// edge, where the other line can come nearer the middle than this one). `None` when fewer
+/// than three slices hold it.
+fn follow(ink: &[bool], w: usize, h: usize, slope: f32) -> Option<Vec<Slice>> {
+    let measure = |s: usize, near: f32| -> Option<Slice> {
         let (a, b) = (s * w / SLICES, (s + 1) * w / SLICES);
+        let xc = (a + b) as f32 / 2.0;
         let mut rows = vec![0usize; h];
-        for (y, row) in rows.iter_mut().enumerate() {
-            *row = ink[y * w + a..y * w + b].iter().filter(|&&i| i).count();
+        for y in 0..h {
+            for x in (a..b).filter(|&x| ink[y * w + x]) {
+                let r = (y as f32 - slope * (x as f32 + 0.5 - xc)).round();
+                if r >= 0.0 && (r as usize) < h {
+                    rows[r as usize] += 1;
+                }
+            }
         }
         // Only this line's ink: the run of busy rows nearest where the line is expected
         // (the strip also holds part of the other MRZ line).
         let busy = (b - a) / 20 + 1;
-        let (top, bottom) = nearest_run(&rows, busy, near as usize)?;
+        let (top, bottom) = nearest_run(&rows, busy, near.max(0.0) as usize)?;
         let total: usize = rows[top..=bottom].iter().sum();
         // Too little ink for text, or ink taller than a band or solid (the dark beyond the
         // page's edge, which the strip may reach: text leaves most of its rows blank).
@@ -132,53 +233,47 @@ fn levelled(strip: &GrayImage) -> Option<(GrayImage, f32)> {
             .map(|(y, &c)| (top + y) * c)
             .sum::<usize>() as f32
             / total as f32;
-        Some((mean, (bottom - top + 1) as f32))
+        Some(Slice {
+            x: xc,
+            mean,
+            extent: (bottom - top + 1) as f32,
+        })
     };
-    // The line is followed from the middle slice outwards, each slice looking for it where
-    // its neighbour found it: a line a little off the strip's direction drifts towards the
-    // strip's edge, where the other line can come nearer the middle than this one. The first
-    // slice is the one nearest the middle that holds the line (a glare spot or a stretch of
-    // fillers may hide it in the very middle).
     let middle = SLICES / 2;
-    let (first, mean, extent) = (0..=middle)
+    let (first, start) = (0..=middle)
         .flat_map(|d| [middle - d, middle + d])
-        .find_map(|s| measure(s, h as f32 / 2.0).map(|(m, e)| (s, m, e)))?;
-    let mut found = vec![(first, mean, extent)];
+        .find_map(|s| measure(s, h as f32 / 2.0).map(|m| (s, m)))?;
+    let mut found = vec![start];
     for outwards in [
         (first + 1..SLICES).collect::<Vec<_>>(),
         (0..first).rev().collect(),
     ] {
-        let mut near = mean;
+        let mut last = start;
         for s in outwards {
-            if let Some((m, e)) = measure(s, near) {
-                found.push((s, m, e));
-                near = m;
+            let x = ((2 * s + 1) * w) as f32 / (2 * SLICES) as f32;
+            if let Some(m) = measure(s, last.mean + slope * (x - last.x)) {
+                found.push(m);
+                last = m;
             }
         }
     }
-    if found.len() < 3 {
-        return None;
-    }
-    let centres: Vec<(f32, f32)> = found
-        .iter()
-        .map(|&(s, m, _)| (((2 * s + 1) * w / (2 * SLICES)) as f32, m))
-        .collect();
-    let mut extents: Vec<f32> = found.iter().map(|f| f.2).collect();
-    let (a, b) = fit_line(&centres);
+    (found.len() >= 3).then_some(found)
+}
+
+/// The capitals' height from the slices' ink heights: the median of the tall ones (a slice
+/// of fillers, `<` being shorter than a capital, is not). A straight fit along the line, for
+/// the capitals that perspective makes taller at one end, was tried: under blur a run of
+/// fillers smears into ink taller than the digits, and the fit followed that, not the
+/// perspective.
+fn cap_height(found: &[Slice]) -> f32 {
+    let mut extents: Vec<f32> = found.iter().map(|s| s.extent).collect();
     extents.sort_by(f32::total_cmp);
     let tallest = extents[extents.len() - 1];
     let tall: Vec<f32> = extents
         .into_iter()
         .filter(|&e| e >= 0.75 * tallest)
         .collect();
-    let cap = tall[tall.len() / 2];
-    let out_h = CAP + 2 * MARGIN;
-    let centre = (out_h as f32) / 2.0;
-    let level = GrayImage::from_fn(w as u32, out_h, |u, v| {
-        let y = a + b * u as f32 + (v as f32 + 0.5 - centre) * cap / CAP as f32;
-        Luma([sample(strip, u as f32 + 0.5, y + 0.5).unwrap_or(255)])
-    });
-    Some((level, cap))
+    tall[tall.len() / 2]
 }
 
 /// The run of rows with at least `busy` ink pixels (gaps of two rows bridged) whose middle
@@ -345,7 +440,7 @@ fn fit_grid(level: GrayImage, cap: f32) -> Option<Line> {
 
 #[cfg(test)]
 mod tests {
-    use super::extent;
+    use super::{extent, follow};
 
     #[test]
     fn a_line_ends_at_the_first_gap_wider_than_allowed() {
@@ -361,5 +456,36 @@ mod tests {
         // Where the margin is no wider than a gap, the edge joins the line.
         assert_eq!(extent(&cols, 20), Some((0, 100)));
         assert_eq!(extent(&[0; 10], 3), None);
+    }
+
+    #[test]
+    fn a_turned_line_is_followed_along_its_direction_not_across_into_the_other() {
+        // Two lines of characters 12 rows tall, 8 rows apart, turned by 0.03 (rising 36
+        // rows over the strip), the one to follow centred on row 48 at the strip's middle.
+        let (w, h) = (1200usize, 96usize);
+        let mut ink = vec![false; w * h];
+        for x in (0..w).filter(|x| x % 20 < 12) {
+            let centre = 48.0 - 0.03 * (x as f32 - 600.0);
+            for other in [0.0, -20.0] {
+                let c = centre + other;
+                for y in (c - 6.0).max(0.0) as usize..((c + 6.0) as usize).min(h) {
+                    ink[y * w + x] = true;
+                }
+            }
+        }
+        for slope in [0.0, -0.03] {
+            let found = follow(&ink, w, h, slope).expect("followed");
+            for s in &found {
+                let expected = 48.0 - 0.03 * (s.x - 600.0);
+                assert!((s.mean - expected).abs() < 3.0, "slope {slope}: {s:?}");
+            }
+        }
+        // Along its direction every slice sees the line's true height; across, the turn
+        // smears it.
+        let along = follow(&ink, w, h, -0.03).expect("followed");
+        assert!(
+            along.iter().all(|s| (11.0..=14.0).contains(&s.extent)),
+            "{along:?}"
+        );
     }
 }
