@@ -54,52 +54,103 @@ impl Zone {
     }
 }
 
-/// Looks for the MRZ's two lines. `None` when the photo shows none.
-pub fn find(gray: &GrayImage) -> Option<Zone> {
-    let small = shrink(gray, SEARCH_SIDE);
-    let scale = gray.width() as f32 / small.width() as f32;
-    let (w, h) = (small.width() as usize, small.height() as usize);
-    // One ink mask, turned for each angle tried (cheaper than turning the picture).
-    let ink = ink_mask(&small, (w.max(h) as f32 / 100.0).max(4.0) as u32);
-    let tilt = text_angle(&ink, w, h);
-    // In perspective the two lines are not quite parallel to the page's average: up to nine
-    // degrees either way (a page photographed from low down, its zone at the far end, turns
-    // its lines that far from the page's text), in steps fine enough for the row runs. The
-    // page's angle may also have been taken across its columns (text lines short against a
-    // tall page), so the angle a quarter turn away is tried too, more narrowly.
-    let around = (0..=30).map(|k| {
-        if k % 2 == 0 {
-            0.3 * k as f32
-        } else {
-            -0.3 * (k + 1) as f32
+/// The search for the MRZ's two lines over the angles worth trying, one candidate zone at
+/// a time: the first pair of bands found may be other print (a header line broken in two),
+/// and the zone then lies at another angle.
+pub struct Search {
+    ink: Vec<bool>,
+    w: usize,
+    h: usize,
+    /// Full-photo pixels per search-copy pixel.
+    scale: f32,
+    /// The angles to try, in order, and how many have been.
+    angles: Vec<f32>,
+    next: usize,
+    /// The angles of the zones given so far.
+    given: Vec<f32>,
+}
+
+impl Search {
+    pub fn new(gray: &GrayImage) -> Search {
+        let small = shrink(gray, SEARCH_SIDE);
+        let scale = gray.width() as f32 / small.width() as f32;
+        let (w, h) = (small.width() as usize, small.height() as usize);
+        // One ink mask, turned for each angle tried (cheaper than turning the picture).
+        let ink = ink_mask(&small, (w.max(h) as f32 / 100.0).max(4.0) as u32);
+        // In perspective the two lines are not quite parallel to the page's average: up to
+        // nine degrees either way (a page photographed from low down, its zone at the far
+        // end, turns its lines that far from the page's text), in steps fine enough for the
+        // row runs. The page's angle may also have been taken across its columns (text
+        // lines short against a tall page), so the angle a quarter turn away is tried too,
+        // more narrowly; and then the same around the sharpest angle a quarter turn from the
+        // first (a sheared page's photo box and edges can pile more ink into columns than
+        // its text into rows).
+        let around = || {
+            (0..=30).map(|k| {
+                if k % 2 == 0 {
+                    0.3 * k as f32
+                } else {
+                    -0.3 * (k + 1) as f32
+                }
+            })
+        };
+        let across = [0.0, -0.6, 0.6, -1.2, 1.2].into_iter().map(|d| 90.0 + d);
+        let [tilt, other] = text_angles(&ink, w, h);
+        let angles = around()
+            .chain(across)
+            .map(|d| tilt + d)
+            .chain(around().map(|d| other + d))
+            .collect();
+        Search {
+            ink,
+            w,
+            h,
+            scale,
+            angles,
+            next: 0,
+            given: Vec::new(),
         }
-    });
-    let across = [0.0, -0.6, 0.6, -1.2, 1.2].into_iter().map(|d| 90.0 + d);
-    let at = |deg: f32| {
-        let (turned, tw, th) = turn_mask(&ink, w, h, -deg);
+    }
+
+    /// The pair of bands the mask shows turned by `deg`, if any.
+    fn at(&self, deg: f32) -> Option<Zone> {
+        let (w, h) = (self.w, self.h);
+        let (turned, tw, th) = turn_mask(&self.ink, w, h, -deg);
         pair(&bands(&turned, tw, th)).map(|lines| Zone {
             lines,
             centre: (w as f32 / 2.0, h as f32 / 2.0),
             turned_centre: (tw as f32 / 2.0, th as f32 / 2.0),
             sin_cos: (-deg).to_radians().sin_cos(),
-            scale,
+            scale: self.scale,
         })
-    };
-    let (mut deg, mut zone) = around
-        .chain(across)
-        .map(|d| tilt + d)
-        .find_map(|d| at(d).map(|z| (d, z)))?;
-    // The first angle that shows the pair may cut across the lines (the MRZ, at the page's
-    // bottom, can lie a few degrees off the page's text in perspective), so that each band
-    // holds only part of its line: climb to the angle whose pair is longest.
-    let length = |z: &Zone| z.lines[0].len() + z.lines[1].len();
-    for step in [0.3, -0.3] {
-        while let Some(z) = at(deg + step).filter(|z| length(z) > length(&zone)) {
-            deg += step;
-            zone = z;
-        }
     }
-    Some(zone)
+
+    /// The next candidate zone, at an angle more than two degrees from those given before;
+    /// `None` when no angle left shows one.
+    pub fn next_zone(&mut self) -> Option<Zone> {
+        let (mut deg, mut zone) = loop {
+            let d = *self.angles.get(self.next)?;
+            self.next += 1;
+            if self.given.iter().any(|g| (g - d).abs() <= 2.0) {
+                continue;
+            }
+            if let Some(z) = self.at(d) {
+                break (d, z);
+            }
+        };
+        // The first angle that shows the pair may cut across the lines (the MRZ, at the
+        // page's bottom, can lie a few degrees off the page's text in perspective), so that
+        // each band holds only part of its line: climb to the angle whose pair is longest.
+        let length = |z: &Zone| z.lines[0].len() + z.lines[1].len();
+        for step in [0.3, -0.3] {
+            while let Some(z) = self.at(deg + step).filter(|z| length(z) > length(&zone)) {
+                deg += step;
+                zone = z;
+            }
+        }
+        self.given.push(deg);
+        Some(zone)
+    }
 }
 
 /// `mask` (w x h) turned by `degrees` as [`crate::deskew::rotate`] turns a picture (same canvas),
@@ -129,7 +180,9 @@ fn turn_mask(mask: &[bool], w: usize, h: usize, degrees: f32) -> (Vec<bool>, usi
 /// The direction of the page's lines of text, in degrees (y down): the angle whose
 /// projection of the ink piles it into the sharpest rows (largest sum of squared row counts).
 /// Near level or near upright (a photo taken sideways); the MRZ reader tells upside down.
-fn text_angle(ink: &[bool], w: usize, h: usize) -> f32 {
+/// Returned with the sharpest angle of the other kind (upright if the first is near level,
+/// and the other way round), the first's second guess.
+fn text_angles(ink: &[bool], w: usize, h: usize) -> [f32; 2] {
     let mut pts: Vec<(i32, i32)> = Vec::new();
     for y in 0..h {
         for x in 0..w {
@@ -161,18 +214,24 @@ fn text_angle(ink: &[bool], w: usize, h: usize) -> f32 {
             .map(|&n| u64::from(n) * u64::from(n))
             .sum::<u64>()
     };
-    let coarse = (-30..=30)
-        .map(|k| k as f32 * 0.5)
-        .chain((150..=210).map(|k| k as f32 * 0.5));
-    let best = coarse
-        .map(|d| (d, sharpness(&few, d)))
-        .max_by_key(|&(_, v)| v)
-        .map_or(0.0, |(d, _)| d);
-    (-5..=5)
-        .map(|k| best + k as f32 * 0.1)
-        .map(|d| (d, sharpness(&many, d)))
-        .max_by_key(|&(_, v)| v)
-        .map_or(best, |(d, _)| d)
+    let mut best = |coarse: &mut dyn Iterator<Item = f32>| {
+        let (d, _) = coarse
+            .map(|d| (d, sharpness(&few, d)))
+            .max_by_key(|&(_, v)| v)
+            .unwrap_or((0.0, 0));
+        (-5..=5)
+            .map(|k| d + k as f32 * 0.1)
+            .map(|d| (d, sharpness(&many, d)))
+            .max_by_key(|&(_, v)| v)
+            .unwrap_or((d, 0))
+    };
+    let level = best(&mut (-30..=30).map(|k| k as f32 * 0.5));
+    let upright = best(&mut (150..=210).map(|k| k as f32 * 0.5));
+    if level.1 >= upright.1 {
+        [level.0, upright.0]
+    } else {
+        [upright.0, level.0]
+    }
 }
 
 fn shrink(img: &GrayImage, side: u32) -> GrayImage {
@@ -379,7 +438,7 @@ fn pair(bands: &[Band]) -> Option<[Band; 2]> {
 
 #[cfg(test)]
 mod tests {
-    use super::{bands, split, Band};
+    use super::{bands, split, text_angles, Band};
 
     #[test]
     fn a_solid_edge_is_not_a_line_of_text() {
@@ -436,5 +495,28 @@ mod tests {
         // One line's band, however tall, stays whole.
         let one = Band { y1: 31.0, ..band };
         assert_eq!(split(one, &ink, w), vec![one]);
+    }
+
+    #[test]
+    fn the_other_kind_of_text_angle_is_the_second_guess() {
+        // Six level lines of text, and a box whose two tall solid sides pile more ink into
+        // columns than the text does into rows.
+        let (w, h) = (600, 600);
+        let mut ink = vec![false; w * h];
+        for line in 0..6 {
+            for y in 100 + 40 * line..110 + 40 * line {
+                for x in (300..560).filter(|x| x % 10 < 6) {
+                    ink[y * w + x] = true;
+                }
+            }
+        }
+        for y in 50..550 {
+            for x in (40..60).chain(240..260) {
+                ink[y * w + x] = true;
+            }
+        }
+        let [first, second] = text_angles(&ink, w, h);
+        assert!((first - 90.0).abs() <= 0.3, "{first}");
+        assert!(second.abs() <= 0.3, "{second}");
     }
 }

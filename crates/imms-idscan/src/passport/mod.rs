@@ -66,28 +66,16 @@ const ORIENTATION_GAP: f32 = 0.12;
 /// Second guesses at the grid's bow, in cells, tried on the data line before Tesseract.
 const BOWS: [f32; 7] = [0.0, -0.5, 0.5, -1.0, 1.0, -1.5, 1.5];
 
+/// Candidate zones tried before the photo is taken to show none (a second where the first
+/// pair of bands found was other print).
+const ZONES: usize = 2;
+
 /// Reads the passport in `gray`. `None` when the photo shows no machine readable zone.
 pub fn read(gray: &GrayImage, today: NaiveDate) -> Option<Result<IdDocument, ScanError>> {
-    let zone = band::find(gray)?;
-    // Each orientation's data line and how well it fits the glyphs, the better first; the
-    // name line is cut out only for a zone that passes.
-    let mut tries: Vec<(f32, bool, Line)> = [false, true]
-        .into_iter()
-        .filter_map(|flip| {
-            let second = &zone.lines[usize::from(!flip)];
-            let l2 = line::extract(gray, &zone, second, flip)?;
-            let fit = glyphs::fit(&l2.regular(0.0), &line2_allowed());
-            Some((fit, flip, l2))
-        })
-        .collect();
-    // An orientation whose data line does not fit the glyphs ([`ZONE_FIT`]) is not read.
-    tries.retain(|t| t.0 >= ZONE_FIT);
-    tries.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let best = tries.first()?.0;
-    // Nor one fitting clearly worse than the other: on 97 passports read (120 photos, seed
-    // 2026), the right way up fit 0.77–0.93 and upside down 0.56–0.67, at least 0.19 less.
-    // Reading the worse one only ever lengthened a refusal.
-    tries.retain(|t| t.0 >= best - ORIENTATION_GAP);
+    let mut search = band::Search::new(gray);
+    let (zone, tries) = (0..ZONES)
+        .map_while(|_| search.next_zone())
+        .find_map(|zone| data_lines(gray, &zone).map(|t| (zone, t)))?;
     let mut last = ScanError::MrzUnreadable;
     for (_, flip, l2) in &tries {
         let first = &zone.lines[usize::from(*flip)];
@@ -106,6 +94,30 @@ pub fn read(gray: &GrayImage, today: NaiveDate) -> Option<Result<IdDocument, Sca
         }
     }
     Some(Err(last))
+}
+
+/// Each orientation's data line worth reading in `zone`, with how well it fits the glyphs,
+/// the better first; `None` when neither is (the zone is not an MRZ).
+fn data_lines(gray: &GrayImage, zone: &band::Zone) -> Option<Vec<(f32, bool, Line)>> {
+    // The name line is cut out only for a zone that passes.
+    let mut tries: Vec<(f32, bool, Line)> = [false, true]
+        .into_iter()
+        .filter_map(|flip| {
+            let second = &zone.lines[usize::from(!flip)];
+            let l2 = line::extract(gray, zone, second, flip)?;
+            let fit = glyphs::fit(&l2.regular(0.0), &line2_allowed());
+            Some((fit, flip, l2))
+        })
+        .collect();
+    // An orientation whose data line does not fit the glyphs ([`ZONE_FIT`]) is not read.
+    tries.retain(|t| t.0 >= ZONE_FIT);
+    tries.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let best = tries.first()?.0;
+    // Nor one fitting clearly worse than the other: on 97 passports read (120 photos, seed
+    // 2026), the right way up fit 0.77–0.93 and upside down 0.56–0.67, at least 0.19 less.
+    // Reading the worse one only ever lengthened a refusal.
+    tries.retain(|t| t.0 >= best - ORIENTATION_GAP);
+    Some(tries)
 }
 
 /// Both lines by the templates alone (the data line with its grid bowed a little either way
