@@ -82,11 +82,12 @@ impl Search {
         // end, turns its lines that far from the page's text), in steps fine enough for the
         // row runs. The page's angle may also have been taken across its columns (text
         // lines short against a tall page), so the angle a quarter turn away is tried too,
-        // more narrowly; and then the same around the sharpest angle a quarter turn from the
-        // first (a sheared page's photo box and edges can pile more ink into columns than
-        // its text into rows).
-        let around = || {
-            (0..=30).map(|k| {
+        // more narrowly; and then three degrees either way around the sharpest angle a
+        // quarter turn from the first (a sheared page's photo box and edges can pile more
+        // ink into columns than its text into rows; wider would cost a photo that shows no
+        // zone, a card's, another 20 turns of the mask).
+        let around = |n: i32| {
+            (0..=n).map(|k| {
                 if k % 2 == 0 {
                     0.3 * k as f32
                 } else {
@@ -96,10 +97,10 @@ impl Search {
         };
         let across = [0.0, -0.6, 0.6, -1.2, 1.2].into_iter().map(|d| 90.0 + d);
         let [tilt, other] = text_angles(&ink, w, h);
-        let angles = around()
+        let angles = around(30)
             .chain(across)
             .map(|d| tilt + d)
-            .chain(around().map(|d| other + d))
+            .chain(around(10).map(|d| other + d))
             .collect();
         Search {
             ink,
