@@ -215,8 +215,10 @@ fn text_angles(ink: &[bool], w: usize, h: usize) -> [f32; 2] {
             .map(|&n| u64::from(n) * u64::from(n))
             .sum::<u64>()
     };
-    let mut best = |coarse: &mut dyn Iterator<Item = f32>| {
-        let (d, _) = coarse
+    // The sharpest angle among half degrees `halves`, refined to a tenth, and its sharpness.
+    let mut best = |halves: std::ops::RangeInclusive<i32>| {
+        let (d, _) = halves
+            .map(|k| k as f32 * 0.5)
             .map(|d| (d, sharpness(&few, d)))
             .max_by_key(|&(_, v)| v)
             .unwrap_or((0.0, 0));
@@ -226,8 +228,8 @@ fn text_angles(ink: &[bool], w: usize, h: usize) -> [f32; 2] {
             .max_by_key(|&(_, v)| v)
             .unwrap_or((d, 0))
     };
-    let level = best(&mut (-30..=30).map(|k| k as f32 * 0.5));
-    let upright = best(&mut (150..=210).map(|k| k as f32 * 0.5));
+    let level = best(-30..=30);
+    let upright = best(150..=210);
     if level.1 >= upright.1 {
         [level.0, upright.0]
     } else {

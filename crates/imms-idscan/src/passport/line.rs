@@ -56,10 +56,11 @@ impl Line {
 /// the first cut found, centred on it.
 pub fn extract(full: &GrayImage, zone: &Zone, band: &Band, flip: bool) -> Option<Line> {
     let first = Frame::of(band);
-    let (_, _, centre_line) = levelled(&cut(full, zone, &first, flip))?;
-    let second = first.along(centre_line, flip);
-    let (level, cap, _) = levelled(&cut(full, zone, &second, flip))?;
-    fit_grid(upright(&level), cap)
+    let (_, centre_line) = followed(&cut(full, zone, &first, flip))?;
+    let strip = cut(full, zone, &first.along(centre_line, flip), flip);
+    let (found, centre_line) = followed(&strip)?;
+    let cap = cap_height(&found);
+    fit_grid(upright(&levelled(&strip, centre_line, cap)), cap)
 }
 
 /// A rectangle of the zone's turned copy to cut out: its centre, the direction of its long
@@ -152,37 +153,38 @@ fn stretch(mut img: GrayImage) -> GrayImage {
     img
 }
 
-/// The strip with its text centred on a level line and capitals [`CAP`] tall, the
-/// capitals' typical height in the strip's pixels (the level line keeps the strip's widths),
-/// and the line's centre in the strip, `y = a + b x`.
+/// The line a strip holds, slice by slice, and its centre in the strip, `y = a + b x`.
 ///
 /// A page in perspective turns the line off the strip's direction. So the line is followed
 /// slice by slice, first counting ink along the strip's rows, then along the direction that
 /// first pass found: counted across a turned line, each character's ink smears over more
 /// rows, the gap between the two MRZ lines fills in and a slice can take both lines for one.
-fn levelled(strip: &GrayImage) -> Option<(GrayImage, f32, (f32, f32))> {
-    let w = strip.width() as usize;
+fn followed(strip: &GrayImage) -> Option<(Vec<Slice>, (f32, f32))> {
     let ink = ink_mask(strip, CAP / 2);
+    let (w, h) = (strip.width() as usize, strip.height() as usize);
     let (mut found, mut line) = (Vec::new(), (0.0, 0.0));
     for _ in 0..3 {
         let slope = line.1;
-        found = follow(&ink, w, strip.height() as usize, slope)?;
+        found = follow(&ink, w, h, slope)?;
         let centres: Vec<(f32, f32)> = found.iter().map(|s| (s.x, s.mean)).collect();
         line = fit_line(&centres);
         if (line.1 - slope).abs() < 0.004 {
             break;
         }
     }
-    let (a, b) = line;
-    let cap = cap_height(&found);
+    Some((found, line))
+}
+
+/// The strip with its text centred on a level line (its centre `y = a + b x`) and capitals
+/// `cap` strip pixels tall made [`CAP`] tall; the level line keeps the strip's widths.
+fn levelled(strip: &GrayImage, (a, b): (f32, f32), cap: f32) -> GrayImage {
     let out_h = CAP + 2 * MARGIN;
     let centre = (out_h as f32) / 2.0;
-    let level = GrayImage::from_fn(w as u32, out_h, |u, v| {
+    GrayImage::from_fn(strip.width(), out_h, |u, v| {
         let x = u as f32 + 0.5;
         let y = a + b * x + (v as f32 + 0.5 - centre) * cap / CAP as f32;
         Luma([sample(strip, x, y + 0.5).unwrap_or(255)])
-    });
-    Some((level, cap, (a, b)))
+    })
 }
 
 /// What one slice of a strip shows of the line: its middle column, the ink's mean row
@@ -376,7 +378,7 @@ fn boundary(a: f32, b: f32, m: f32, k: f32) -> f32 {
 }
 
 /// The cell grid of an upright, levelled line; `cap` is its capitals' height measured in its
-/// horizontal pixels (from [`levelled`]), which sets the pitch and the widest gap inside it.
+/// horizontal pixels (from [`cap_height`]), which sets the pitch and the widest gap inside it.
 fn fit_grid(level: GrayImage, cap: f32) -> Option<Line> {
     let (w, h) = (level.width() as usize, level.height() as usize);
     let ink = ink_mask(&level, CAP / 2);
