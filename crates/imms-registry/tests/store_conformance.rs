@@ -374,3 +374,115 @@ imms_db::conformance_test!(
         );
     }
 );
+
+/// A person for the bulk-load test: one legal name, one home address.
+fn loaded_person(family: &str, given: &str, dob: &str) -> imms_core::Person {
+    use imms_core::{Address, NameType, Person, PersonName, Sex};
+    Person {
+        names: vec![PersonName {
+            name_type: NameType::Legal,
+            family: family.into(),
+            given: given.into(),
+            middle: String::new(),
+            suffix: String::new(),
+        }],
+        birth_date: dob.parse().unwrap(),
+        sex: Sex::Female,
+        addresses: vec![Address {
+            street: "12 Elm St".into(),
+            city: "Flint".into(),
+            state: "MI".into(),
+            postal_code: "48502".into(),
+            country: "USA".into(),
+            address_type: "H".into(),
+            ..Default::default()
+        }],
+        phones: Vec::new(),
+        identifiers: Vec::new(),
+        mother_maiden_name: None,
+        multiple_birth: None,
+        birth_order: None,
+        death_date: None,
+        pd1: None,
+        next_of_kin: Vec::new(),
+    }
+}
+
+/// Names of the indexes on the tables a bulk load writes.
+async fn person_indexes(db: &Database) -> Vec<String> {
+    let sql = match db.engine() {
+        imms_db::Engine::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' \
+             AND tbl_name IN ('persons', 'person_names', 'person_addresses', 'match_keys') ORDER BY name"
+        }
+        imms_db::Engine::Postgres => {
+            "SELECT indexname::TEXT FROM pg_indexes WHERE schemaname = current_schema() \
+             AND tablename IN ('persons', 'person_names', 'person_addresses', 'match_keys') ORDER BY indexname"
+        }
+    };
+    sqlx::query_scalar(sql).fetch_all(db.pool()).await.unwrap()
+}
+
+imms_db::conformance_test!(
+    a_bulk_load_builds_the_indexes_it_paused_and_finds_its_persons,
+    |db: Database| async move {
+        use imms_match::{keys, Prepared};
+        use imms_registry::store::bulk_load::BulkLoad;
+        use imms_registry::store::match_keys;
+        let engine = db.engine();
+        let before = person_indexes(&db).await;
+        assert!(
+            before.iter().any(|i| i == "match_keys_person"),
+            "{before:?}"
+        );
+        let persons = [
+            loaded_person("Okafor", "Adaeze", "1971-03-09"),
+            loaded_person("Lindqvist", "Maren", "1988-11-23"),
+        ];
+        let mut conn = db.pool().acquire().await.unwrap();
+        let bulk = BulkLoad::begin(&mut conn, engine)
+            .await
+            .unwrap()
+            .expect("an empty store is bulk loaded");
+        assert!(
+            !person_indexes(&db)
+                .await
+                .iter()
+                .any(|i| i == "match_keys_person"),
+            "paused while loading"
+        );
+        let mut tx = db.pool().begin().await.unwrap();
+        let ids = match_keys::load_persons(
+            &mut tx,
+            engine,
+            &persons,
+            bulk.keys_table(),
+            "CLINIC-1",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        bulk.finish(&mut conn).await.unwrap();
+        assert_eq!(person_indexes(&db).await, before, "every index is back");
+        for (person, id) in persons.iter().zip(&ids) {
+            let query = match_keys::query_from_person(person).unwrap();
+            let found = match_keys::candidate_ids(
+                &mut conn,
+                &keys::query_keys(&Prepared::from_query(&query)),
+                10,
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                found.first(),
+                Some(id),
+                "the keys were moved into match_keys"
+            );
+        }
+        assert!(
+            BulkLoad::begin(&mut conn, engine).await.unwrap().is_none(),
+            "a store that holds persons keeps its indexes"
+        );
+    }
+);

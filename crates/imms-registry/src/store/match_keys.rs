@@ -101,11 +101,14 @@ const LOAD_ROWS: usize = 400;
 /// Bulk load (`imms match run`, load tests): new persons with their names, addresses and
 /// blocking keys, written straight into the tables in multi-row statements, with the same
 /// keys and name columns as ingest. No linking: every person is new. Run it inside a
-/// transaction (the caller's; big ones are fastest); returns the new ids in order.
+/// transaction (the caller's; big ones are fastest); returns the new ids in order. The keys
+/// go into `keys_table`: `match_keys`, or the staging table of a
+/// [`BulkLoad`](super::bulk_load::BulkLoad).
 pub async fn load_persons(
     conn: &mut AnyConnection,
     engine: imms_db::Engine,
     persons: &[Person],
+    keys_table: &str,
     facility_id: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<i64>, StoreError> {
@@ -203,7 +206,7 @@ pub async fn load_persons(
         }
         for part in keys.chunks(LOAD_ROWS * 4) {
             let sql = format!(
-                "INSERT INTO match_keys (block_key, person_id) VALUES {} ON CONFLICT DO NOTHING",
+                "INSERT INTO {keys_table} (block_key, person_id) VALUES {} ON CONFLICT DO NOTHING",
                 rows(part.len(), 2)
             );
             let mut q = sqlx::query(&sql);

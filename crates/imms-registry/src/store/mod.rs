@@ -7,6 +7,7 @@
 //! resend of the same MSH-4 + MSH-10 gets the same answer without storing anything twice.
 
 mod apply;
+pub mod bulk_load;
 pub mod changes;
 pub mod corrections;
 mod facilities;

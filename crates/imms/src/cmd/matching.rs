@@ -13,6 +13,7 @@ use imms_db::Database;
 use imms_match::synth::{Generator, Noise, Record};
 use imms_match::{Decision, Query, QueryAddress, Thresholds};
 use imms_registry::matching::{self, Matcher};
+use imms_registry::store::bulk_load::BulkLoad;
 use imms_registry::store::match_keys::{self, Settings};
 use imms_registry::store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -447,16 +448,12 @@ async fn load(store: &Store, path: &Path) -> anyhow::Result<HashMap<i64, String>
     bar.set_style(
         ProgressStyle::with_template("loading persons {pos} ({per_sec})").expect("template"),
     );
-    // On PostgreSQL the blocking-key index is built once after the load instead of row by
-    // row: ten insertions per person at random places of an index that outgrows memory
-    // made loading millions slow down threefold as it went. (SQLite cannot drop a primary
-    // key; its load is bounded by the single writer anyway.)
-    let rebuild_key_index = engine == imms_db::Engine::Postgres;
-    if rebuild_key_index {
-        sqlx::query("ALTER TABLE match_keys DROP CONSTRAINT match_keys_pkey")
-            .execute(store.database().pool())
-            .await?;
-    }
+    // Into an empty store the indexes are built once, after the rows (bulk_load.rs says why).
+    let bulk = {
+        let mut conn = store.database().pool().acquire().await?;
+        BulkLoad::begin(&mut conn, engine).await?
+    };
+    let keys_table = bulk.as_ref().map_or("match_keys", BulkLoad::keys_table);
     let mut ids = HashMap::new();
     let mut batch: Vec<(String, Person)> = Vec::new();
     let mut skipped = 0usize;
@@ -474,9 +471,15 @@ async fn load(store: &Store, path: &Path) -> anyhow::Result<HashMap<i64, String>
             let mut tx = store.database().pool().begin().await?;
             for chunk in batch.chunks(2_000) {
                 let persons: Vec<Person> = chunk.iter().map(|(_, p)| p.clone()).collect();
-                let new =
-                    match_keys::load_persons(&mut tx, engine, &persons, LOAD_FACILITY, Utc::now())
-                        .await?;
+                let new = match_keys::load_persons(
+                    &mut tx,
+                    engine,
+                    &persons,
+                    keys_table,
+                    LOAD_FACILITY,
+                    Utc::now(),
+                )
+                .await?;
                 for ((external, _), id) in chunk.iter().zip(new) {
                     ids.insert(id, external.clone());
                 }
@@ -490,24 +493,22 @@ async fn load(store: &Store, path: &Path) -> anyhow::Result<HashMap<i64, String>
         }
     }
     bar.finish_and_clear();
-    if rebuild_key_index {
+    let indexes_built = Instant::now();
+    if let Some(bulk) = bulk {
+        eprintln!("building indexes");
         let mut conn = store.database().pool().acquire().await?;
-        sqlx::query("SET maintenance_work_mem = '1GB'")
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("ALTER TABLE match_keys ADD PRIMARY KEY (block_key, person_id)")
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("RESET maintenance_work_mem")
-            .execute(&mut *conn)
-            .await?;
+        bulk.finish(&mut conn).await?;
+        eprintln!(
+            "indexes built in {:.1} s",
+            indexes_built.elapsed().as_secs_f64()
+        );
     }
     // Fresh statistics, or PostgreSQL's planner guesses at a million new rows (seconds per
     // query instead of milliseconds until autovacuum gets to them). On PostgreSQL also a
     // VACUUM, which marks the new pages all-visible: counting a common name's keys is then
     // an index-only scan (measured at 10,000,000 persons: 235 ms with a heap visit per key,
     // 1.2 ms without).
-    let statistics = if rebuild_key_index {
+    let statistics = if engine == imms_db::Engine::Postgres {
         "VACUUM (ANALYZE)"
     } else {
         "ANALYZE"
