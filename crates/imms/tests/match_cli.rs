@@ -176,6 +176,65 @@ fn run_writes_one_answer_per_query_and_the_timing_line() {
 }
 
 #[test]
+fn a_loaded_database_answers_again_without_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    gen(dir.path(), 800, 60, 8, 1.0);
+    let p = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let url = format!("sqlite://{}", p("kept.db"));
+    let run = |out: &str, extra: &[&str]| {
+        let (persons, queries, out) = (p("persons.csv"), p("queries.csv"), p(out));
+        let mut args = vec![
+            "match",
+            "run",
+            "--persons",
+            &persons,
+            "--queries",
+            &queries,
+            "--database",
+            &url,
+            "--out",
+            &out,
+        ];
+        args.extend_from_slice(extra);
+        imms(&args)
+    };
+    let (code, out, err) = run("first.csv", &[]);
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(err.contains("load_s="), "{err}");
+    let (code, out, err) = run("again.csv", &["--loaded"]);
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(
+        !err.contains("load_s="),
+        "nothing loaded the second time: {err}"
+    );
+    let first = std::fs::read_to_string(p("first.csv")).unwrap();
+    assert!(
+        first.lines().filter(|l| !l.ends_with(",,")).count() > 30,
+        "{first}"
+    );
+    assert_eq!(first, std::fs::read_to_string(p("again.csv")).unwrap());
+
+    // Another persons file is not what the database holds.
+    let other = tempfile::tempdir().unwrap();
+    gen(other.path(), 500, 10, 9, 1.0);
+    let (code, out, err) = imms(&[
+        "match",
+        "run",
+        "--persons",
+        other.path().join("persons.csv").to_str().unwrap(),
+        "--queries",
+        &p("queries.csv"),
+        "--database",
+        &url,
+        "--loaded",
+        "--out",
+        &p("wrong.csv"),
+    ]);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("not the 500"), "{err}");
+}
+
+#[test]
 fn hostile_queries_get_no_match_and_no_panic() {
     let dir = tempfile::tempdir().unwrap();
     let persons = dir.path().join("persons.csv");

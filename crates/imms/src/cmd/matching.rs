@@ -84,6 +84,10 @@ pub struct Files {
     /// SQLite file.
     #[arg(long)]
     database: Option<String>,
+    /// The --database already holds these persons, loaded by an earlier run into it when it
+    /// was empty: answer the queries only (hours saved at 10,000,000 persons).
+    #[arg(long, requires = "database")]
+    loaded: bool,
     #[command(flatten)]
     thresholds: ThresholdArgs,
 }
@@ -386,7 +390,11 @@ async fn run_files(files: &Files, out: &Path) -> anyhow::Result<RunStats> {
         .await
         .context("opening the database")?;
     let store = Store::new(db);
-    let ids = load(&store, &files.persons).await?;
+    let ids = if files.loaded {
+        loaded_ids(&store, &files.persons).await?
+    } else {
+        load(&store, &files.persons).await?
+    };
 
     let mut conn = store.database().pool().acquire().await?;
     let mut settings = match_keys::load_settings(&mut conn).await?;
@@ -438,6 +446,28 @@ async fn run_files(files: &Files, out: &Path) -> anyhow::Result<RunStats> {
         median_ms: percentile(&times, 0.5),
         p99_ms: percentile(&times, 0.99),
     })
+}
+
+/// Store id → the file's person_id of persons an earlier run loaded into an empty store:
+/// it gave them ids 1, 2, … in the order of the file's readable rows.
+async fn loaded_ids(store: &Store, path: &Path) -> anyhow::Result<HashMap<i64, String>> {
+    let mut ids = HashMap::new();
+    for row in read_rows(path)? {
+        if let Some(r) = row.ok().filter(|r| to_person(r).is_some()) {
+            ids.insert(ids.len() as i64 + 1, r.id);
+        }
+    }
+    let (count, first, last): (i64, Option<i64>, Option<i64>) =
+        sqlx::query_as("SELECT COUNT(*), MIN(id), MAX(id) FROM persons")
+            .fetch_one(store.database().pool())
+            .await?;
+    let n = ids.len() as i64;
+    anyhow::ensure!(
+        count == n && first.unwrap_or(1) == 1 && last.unwrap_or(0) == n,
+        "the database holds {count} persons (ids {first:?} to {last:?}), not the {n} of this \
+         file loaded in order: load it into an empty database without --loaded"
+    );
+    Ok(ids)
 }
 
 /// Loads the persons file; returns store id → the file's person_id.
