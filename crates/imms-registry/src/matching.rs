@@ -128,28 +128,28 @@ impl Matcher {
             total: match_keys::person_total(&mut conn).await? as f64,
             counts: HashMap::new(),
         };
-        for key in tf_keys(&prepared) {
-            let cached = self
-                .inner
-                .tf_cache
-                .lock()
-                .ok()
-                .and_then(|c| c.get(&key).copied());
-            let n = match cached {
-                Some(n) => n,
-                None => {
-                    let n = match_keys::name_count(&mut conn, &key).await?;
-                    if let Ok(mut c) = self.inner.tf_cache.lock() {
-                        if c.len() >= TF_CACHE_MAX {
-                            c.clear();
-                        }
-                        c.insert(key.clone(), n);
+        // Counts of common names come from memory; the rest in one statement.
+        let mut uncounted = Vec::new();
+        {
+            let cache = self.inner.tf_cache.lock().ok();
+            for key in tf_keys(&prepared) {
+                match cache.as_ref().and_then(|c| c.get(&key)) {
+                    Some(n) => {
+                        tf.counts.insert(key, *n);
                     }
-                    n
+                    None => uncounted.push(key),
                 }
-            };
-            tf.counts.insert(key, n);
+            }
         }
+        let keys: Vec<&str> = uncounted.iter().map(String::as_str).collect();
+        let counted = match_keys::name_counts(&mut conn, &keys, true).await?;
+        if let Ok(mut cache) = self.inner.tf_cache.lock() {
+            if cache.len() + counted.len() > TF_CACHE_MAX {
+                cache.clear();
+            }
+            cache.extend(counted.iter().map(|(k, n)| (k.clone(), *n)));
+        }
+        tf.counts.extend(counted);
         let profiles = match_keys::profiles(&mut conn, &ids).await?;
         let candidates: Vec<Prepared> = profiles.iter().map(Prepared::from_profile).collect();
         Ok(score::score_all(
@@ -200,10 +200,9 @@ pub(crate) async fn score_in(
         total: match_keys::person_total(conn).await? as f64,
         counts: HashMap::new(),
     };
-    for key in tf_keys(&prepared) {
-        let n = match_keys::name_count(conn, &key).await?;
-        tf.counts.insert(key, n);
-    }
+    let keys = tf_keys(&prepared);
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    tf.counts = match_keys::name_counts(conn, &keys, true).await?;
     let profiles = match_keys::profiles(conn, &ids).await?;
     let candidates: Vec<Prepared> = profiles.iter().map(Prepared::from_profile).collect();
     Ok(score::score_all(

@@ -23,8 +23,9 @@ use imms_match::{decide, keys, score, Decision, Prepared, TermFrequencies};
 use sqlx::{Any, Transaction};
 
 use super::group_plan::{new_person, NewPerson};
-use super::group_reads::{IdentifierKey, Known, TF_CAP};
+use super::group_reads::{IdentifierKey, Known};
 use super::group_write::{stored, write_new_persons};
+use super::match_keys::TF_CAP;
 use super::match_keys::{profile_of, MAX_CANDIDATES};
 use super::profile_cache::ProfileCache;
 use super::{apply, now_text, GroupResult, MakeAck, StoreError, Stored};

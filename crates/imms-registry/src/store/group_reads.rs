@@ -21,8 +21,6 @@ use crate::vxu::Vxu;
 
 /// Items per IN list or VALUES list of one read.
 const READ_CHUNK: usize = 5_000;
-/// Name counts stop at this, as in [`match_keys::name_count`].
-pub(crate) const TF_CAP: i64 = 5000;
 
 /// (facility, id type, value)
 pub(crate) type IdentifierKey = (String, String, String);
@@ -120,7 +118,13 @@ impl Known {
         let mut tf: Vec<&String> = queries.iter().flat_map(|(_, q)| &q.tf_keys).collect();
         tf.sort_unstable();
         tf.dedup();
-        known.name_counts = name_counts(conn, &tf).await?;
+        known.name_counts = HashMap::new();
+        for chunk in tf.chunks(READ_CHUNK) {
+            let keys: Vec<&str> = chunk.iter().map(|k| k.as_str()).collect();
+            known
+                .name_counts
+                .extend(match_keys::name_counts(conn, &keys, false).await?);
+        }
         let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM persons")
             .fetch_one(&mut *conn)
             .await?;
@@ -319,29 +323,6 @@ async fn candidates(
     for list in out.values_mut() {
         list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         list.truncate(MAX_CANDIDATES);
-    }
-    Ok(out)
-}
-
-/// How many persons carry each name key, capped as [`match_keys::name_count`] does.
-async fn name_counts(
-    conn: &mut AnyConnection,
-    keys: &[&String],
-) -> Result<HashMap<String, i64>, StoreError> {
-    let mut out = HashMap::new();
-    for chunk in keys.chunks(READ_CHUNK) {
-        let sql = format!(
-            "WITH q(k) AS (VALUES {}) SELECT k, \
-             (SELECT COUNT(*) FROM (SELECT 1 FROM match_keys WHERE block_key = q.k LIMIT {TF_CAP}) t) AS n FROM q",
-            Placeholders::of(conn).value_lists(chunk.len(), 1)
-        );
-        let sql = json_rows::wrap(conn, &sql, &["k", "n"], "");
-        let mut q = sqlx::query_as(&sql).persistent(false);
-        for k in chunk {
-            q = q.bind(k.as_str());
-        }
-        let rows: Vec<(String, i64)> = json_rows::fetch(conn, q).await?;
-        out.extend(rows);
     }
     Ok(out)
 }

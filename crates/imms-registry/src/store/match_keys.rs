@@ -17,7 +17,7 @@ use super::StoreError;
 /// Most candidates scored for one query: the persons sharing the most keys with it.
 pub const MAX_CANDIDATES: usize = 100;
 /// Name counts stop at this: beyond it a name is common, and counting further costs time.
-const TF_CAP: i64 = 5000;
+pub(crate) const TF_CAP: i64 = 5000;
 
 fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
@@ -312,34 +312,75 @@ pub async fn profiles(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Profi
 }
 
 /// Reads the profiles of `ids` into `out`, names and addresses in the order they were
-/// stored. `persistent` keeps the prepared statements: worth it for the few list lengths of
-/// a look-up, not for a group's one-off lists of thousands of ids.
+/// stored, in one statement: persons, names and addresses as rows of one JSON value
+/// (json_rows.rs says why). `persistent` keeps the prepared statement: worth it for the few
+/// list lengths of a look-up, not for a group's one-off lists of thousands of ids.
 pub(super) async fn read_profiles(
     conn: &mut AnyConnection,
     ids: &[i64],
     persistent: bool,
     out: &mut HashMap<i64, Profile>,
 ) -> Result<(), StoreError> {
-    let list = Placeholders::of(conn).list(1, ids.len());
-    let sql = format!(
-        "SELECT id, birth_date, sex FROM persons WHERE merged_into IS NULL AND id IN ({list})"
+    let marks = Placeholders::of(conn);
+    let n = ids.len();
+    // The id list is bound once per part: an `IN` list keeps each part an index look-up
+    // on both engines, where a shared list in a CTE may be joined by a scan.
+    let inner = format!(
+        "SELECT 0 AS part, id AS person_id, id AS seq, birth_date AS a, sex AS b, '' AS c, '' AS d \
+         FROM persons WHERE merged_into IS NULL AND id IN ({}) \
+         UNION ALL SELECT 1, person_id, id, given, middle, family, suffix \
+         FROM person_names WHERE person_id IN ({}) \
+         UNION ALL SELECT 2, person_id, id, street, city, state, postal_code \
+         FROM person_addresses WHERE person_id IN ({})",
+        marks.list(1, n),
+        marks.list(n + 1, n),
+        marks.list(2 * n + 1, n)
     );
-    let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql).persistent(persistent);
-    for id in ids {
-        q = q.bind(id);
+    let sql = json_rows::wrap(
+        conn,
+        &inner,
+        &["part", "person_id", "a", "b", "c", "d"],
+        "part, seq",
+    );
+    let mut q = sqlx::query_as(&sql).persistent(persistent);
+    for _ in 0..3 {
+        for id in ids {
+            q = q.bind(id);
+        }
     }
-    for (id, birth_date, sex) in q.fetch_all(&mut *conn).await? {
-        out.insert(
-            id,
-            Profile {
-                person_id: id,
-                birth_date: birth_date.parse().ok(),
-                sex: sex.chars().next(),
-                ..Default::default()
-            },
-        );
+    let rows: Vec<(i64, i64, String, String, String, String)> = json_rows::fetch(conn, q).await?;
+    for (part, id, a, b, c, d) in rows {
+        if part == 0 {
+            out.insert(
+                id,
+                Profile {
+                    person_id: id,
+                    birth_date: a.parse().ok(),
+                    sex: b.chars().next(),
+                    ..Default::default()
+                },
+            );
+            continue;
+        }
+        // Names and addresses of merged-away persons have no profile to join.
+        let Some(p) = out.get_mut(&id) else { continue };
+        if part == 1 {
+            p.names.push(ProfileName {
+                given: a,
+                middle: b,
+                family: c,
+                suffix: d,
+            });
+        } else {
+            p.addresses.push(QueryAddress {
+                street: a,
+                city: b,
+                state: c,
+                postal_code: d,
+            });
+        }
     }
-    read_names_and_addresses(conn, ids, persistent, out).await
+    Ok(())
 }
 
 /// Adds the names and addresses of `ids` to their profiles in `out` (ids without one there
@@ -414,15 +455,29 @@ async fn four_texts_per_person(
     json_rows::fetch(conn, q).await
 }
 
-/// How many persons carry this name key (counted up to a cap).
-pub async fn name_count(conn: &mut AnyConnection, key: &str) -> Result<i64, StoreError> {
-    let (n,): (i64,) = sqlx::query_as(&format!(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM match_keys WHERE block_key = $1 LIMIT {TF_CAP}) t"
-    ))
-    .bind(key)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(n)
+/// How many persons carry each name key (counted up to [`TF_CAP`]), in one statement.
+/// `persistent` keeps the prepared statement: worth it for a look-up's few keys, not for a
+/// group's one-off lists.
+pub async fn name_counts(
+    conn: &mut AnyConnection,
+    keys: &[&str],
+    persistent: bool,
+) -> Result<HashMap<String, i64>, StoreError> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "WITH q(k) AS (VALUES {}) SELECT k, \
+         (SELECT COUNT(*) FROM (SELECT 1 FROM match_keys WHERE block_key = q.k LIMIT {TF_CAP}) t) AS n FROM q",
+        Placeholders::of(conn).value_lists(keys.len(), 1)
+    );
+    let sql = json_rows::wrap(conn, &sql, &["k", "n"], "");
+    let mut q = sqlx::query_as(&sql).persistent(persistent);
+    for k in keys {
+        q = q.bind(*k);
+    }
+    let rows: Vec<(String, i64)> = json_rows::fetch(conn, q).await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// An estimate of the number of persons, read from the primary key's end (no count scan).
