@@ -6,7 +6,8 @@
 //! rewrote most pages of those indexes into the write-ahead log. Built once after the rows
 //! are in, an index is one sort.
 //!
-//! Only an empty store is loaded this way: a live registry keeps its indexes.
+//! Only an empty store is loaded this way: a live registry keeps its indexes. A load that
+//! fails half-way leaves the store without them; load again into a new database.
 
 use sqlx::AnyConnection;
 
