@@ -25,7 +25,7 @@ use sqlx::{Any, Transaction};
 use super::group_plan::{new_person, NewPerson};
 use super::group_reads::{IdentifierKey, Known};
 use super::group_write::{stored, write_new_persons};
-use super::match_keys::{profile_of, MAX_CANDIDATES, TF_CAP};
+use super::match_keys::{profile_of, CommonNames, MAX_CANDIDATES, TF_CAP};
 use super::profile_cache::ProfileCache;
 use super::{apply, now_text, GroupResult, MakeAck, StoreError, Stored};
 use crate::problem::Problem;
@@ -37,12 +37,23 @@ const MAX_LOOK_ALIKES: usize = 10;
 pub async fn ingest_group(
     db: &Database,
     profiles: &ProfileCache,
+    common_names: &CommonNames,
     vxus: &[&Vxu],
     now: DateTime<Utc>,
     make_ack: &MakeAck<'_>,
 ) -> GroupResult {
     let mut tx = db.pool().begin().await?;
-    match store_group(&mut tx, db.engine(), profiles, vxus, now, make_ack).await {
+    match store_group(
+        &mut tx,
+        db.engine(),
+        profiles,
+        common_names,
+        vxus,
+        now,
+        make_ack,
+    )
+    .await
+    {
         Ok(results) => {
             tx.commit().await?;
             Ok(results.into_iter().map(Ok).collect())
@@ -262,11 +273,12 @@ async fn store_group(
     tx: &mut Transaction<'_, Any>,
     engine: Engine,
     profiles: &ProfileCache,
+    common_names: &CommonNames,
     vxus: &[&Vxu],
     now: DateTime<Utc>,
     make_ack: &MakeAck<'_>,
 ) -> Result<Vec<Stored>, StoreError> {
-    let known = Known::read(tx, engine, profiles, vxus).await?;
+    let known = Known::read(tx, engine, profiles, common_names, vxus).await?;
     let now_text = now_text(now);
     let mut state = GroupState {
         max_person_id: known.max_person_id,

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
 use super::json_rows;
+use super::match_keys::CommonNames;
 use super::match_keys::{self, Settings, MAX_CANDIDATES};
 use super::profile_cache::ProfileCache;
 use super::rows::Placeholders;
@@ -74,6 +75,7 @@ impl Known {
         conn: &mut AnyConnection,
         engine: Engine,
         cache: &ProfileCache,
+        common_names: &CommonNames,
         vxus: &[&Vxu],
     ) -> Result<Known, StoreError> {
         let mut known = Known {
@@ -123,7 +125,7 @@ impl Known {
             let keys: Vec<&str> = chunk.iter().map(|k| k.as_str()).collect();
             known
                 .name_counts
-                .extend(match_keys::name_counts(conn, &keys, false).await?);
+                .extend(common_names.counts(conn, &keys, false).await?);
         }
         let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM persons")
             .fetch_one(&mut *conn)

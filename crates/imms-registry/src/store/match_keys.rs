@@ -455,6 +455,55 @@ async fn four_texts_per_person(
     json_rows::fetch(conn, q).await
 }
 
+/// Name keys already counted at [`TF_CAP`], remembered between groups of one store.
+/// Counting a common name visits [`TF_CAP`] index entries, and ingest asks for the same
+/// common names in every group; a count at the cap stays there (persons are only added,
+/// and a merge takes away one), so these need no counting again. Rarer names are cheap to
+/// count and are always counted fresh.
+#[derive(Debug, Default)]
+pub(crate) struct CommonNames {
+    keys: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// Keys remembered at most; the set is emptied when full.
+const COMMON_NAMES_MAX: usize = 100_000;
+
+impl CommonNames {
+    /// [`name_counts`] of `keys`, the common ones from memory.
+    pub(crate) async fn counts(
+        &self,
+        conn: &mut AnyConnection,
+        keys: &[&str],
+        persistent: bool,
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let mut out = HashMap::new();
+        let mut uncounted = Vec::new();
+        {
+            let common = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+            for key in keys {
+                if common.contains(*key) {
+                    out.insert(key.to_string(), TF_CAP);
+                } else {
+                    uncounted.push(*key);
+                }
+            }
+        }
+        let counted = name_counts(conn, &uncounted, persistent).await?;
+        let mut common = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, n) in &counted {
+            if *n >= TF_CAP {
+                if common.len() >= COMMON_NAMES_MAX {
+                    common.clear();
+                }
+                common.insert(key.clone());
+            }
+        }
+        drop(common);
+        out.extend(counted);
+        Ok(out)
+    }
+}
+
 /// How many persons carry each name key (counted up to [`TF_CAP`]), in one statement.
 /// `persistent` keeps the prepared statement: worth it for a look-up's few keys, not for a
 /// group's one-off lists.
@@ -521,4 +570,57 @@ pub async fn save_settings(
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imms_db::Database;
+
+    /// `n` persons (ids from `first`) carrying the name key `key`.
+    async fn persons_named(db: &Database, first: i64, n: i64, key: &str) {
+        let mut tx = db.pool().begin().await.unwrap();
+        for id in first..first + n {
+            sqlx::query(
+                "INSERT INTO persons (id, birth_date, sex, created_at, updated_at) \
+                 VALUES ($1, '1980-01-01', 'F', 'now', 'now')",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            sqlx::query("INSERT INTO match_keys (block_key, person_id) VALUES ($1, $2)")
+                .bind(key)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+
+    imms_db::conformance_test!(
+        common_names_are_counted_once_and_rare_ones_every_time,
+        |db: Database| async move {
+            persons_named(&db, 1, TF_CAP, "FN|SMITH").await;
+            persons_named(&db, TF_CAP + 1, 3, "FN|OKAFOR").await;
+            let common = CommonNames::default();
+            let mut conn = db.pool().acquire().await.unwrap();
+            let keys = ["FN|SMITH", "FN|OKAFOR", "FN|NOBODY"];
+            let first = common.counts(&mut conn, &keys, true).await.unwrap();
+            assert_eq!(first, name_counts(&mut conn, &keys, true).await.unwrap());
+            assert_eq!(first["FN|SMITH"], TF_CAP);
+            assert_eq!(first["FN|OKAFOR"], 3);
+            assert_eq!(first["FN|NOBODY"], 0);
+            // One more Okafor is seen at once; Smith, at the cap, is not counted again.
+            persons_named(&db, TF_CAP + 4, 1, "FN|OKAFOR").await;
+            sqlx::query("DELETE FROM match_keys WHERE block_key = 'FN|SMITH'")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            let again = common.counts(&mut conn, &keys, true).await.unwrap();
+            assert_eq!(again["FN|OKAFOR"], 4);
+            assert_eq!(again["FN|SMITH"], TF_CAP, "remembered, not counted");
+        }
+    );
 }

@@ -94,6 +94,8 @@ pub struct Store {
     db: Database,
     /// Candidate profiles read by earlier groups (checked against the store before use).
     profiles: std::sync::Arc<profile_cache::ProfileCache>,
+    /// Names counted at the cap by earlier groups.
+    common_names: std::sync::Arc<match_keys::CommonNames>,
 }
 
 pub(crate) fn now_text(now: DateTime<Utc>) -> String {
@@ -105,6 +107,7 @@ impl Store {
         Store {
             db,
             profiles: Default::default(),
+            common_names: Default::default(),
         }
     }
 
@@ -142,7 +145,15 @@ impl Store {
         now: DateTime<Utc>,
         make_ack: &MakeAck<'_>,
     ) -> GroupResult {
-        group::ingest_group(&self.db, &self.profiles, vxus, now, make_ack).await
+        group::ingest_group(
+            &self.db,
+            &self.profiles,
+            &self.common_names,
+            vxus,
+            now,
+            make_ack,
+        )
+        .await
     }
 
     /// The answer stored for an earlier message with this facility and control id.
