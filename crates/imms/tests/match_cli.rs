@@ -333,4 +333,5 @@ async fn postgres_gives_the_same_answers_as_sqlite() {
     assert_eq!(code, 0, "{out} {err}");
     assert!(out.contains("trained on 1000 persons"), "{out}");
     assert!(out.contains("margin=9"), "{out}");
+    site.remove().await;
 }
