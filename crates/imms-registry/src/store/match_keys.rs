@@ -311,31 +311,59 @@ pub async fn profiles(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Profi
     Ok(out)
 }
 
-/// Reads the profiles of `ids` into `out`, names and addresses in the order they were
-/// stored, in one statement: persons, names and addresses as rows of one JSON value
-/// (json_rows.rs says why). `persistent` keeps the prepared statement: worth it for the few
-/// list lengths of a look-up, not for a group's one-off lists of thousands of ids.
+/// Reads the profiles of `ids` into `out` (merged-away persons left out), names and
+/// addresses in the order they were stored. `persistent` keeps the prepared statement:
+/// worth it for the few list lengths of a look-up, not for a group's one-off lists of
+/// thousands of ids.
 pub(super) async fn read_profiles(
     conn: &mut AnyConnection,
     ids: &[i64],
     persistent: bool,
     out: &mut HashMap<i64, Profile>,
 ) -> Result<(), StoreError> {
+    read_profile_rows(conn, ids, persistent, true, out).await
+}
+
+/// Adds the names and addresses of `ids` to their profiles in `out` (ids without one there
+/// are skipped), in the order they were stored.
+pub(super) async fn read_names_and_addresses(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    persistent: bool,
+    out: &mut HashMap<i64, Profile>,
+) -> Result<(), StoreError> {
+    read_profile_rows(conn, ids, persistent, false, out).await
+}
+
+/// The rows of a profile, each part selected as (part, person id, order, four texts).
+const PROFILE_PARTS: [&str; 3] = [
+    "SELECT 0 AS part, id AS person_id, id AS seq, birth_date AS a, sex AS b, '' AS c, '' AS d \
+     FROM persons WHERE merged_into IS NULL AND id IN ({ids})",
+    "SELECT 1 AS part, person_id, id AS seq, given AS a, middle AS b, family AS c, suffix AS d \
+     FROM person_names WHERE person_id IN ({ids})",
+    "SELECT 2 AS part, person_id, id AS seq, street AS a, city AS b, state AS c, postal_code AS d \
+     FROM person_addresses WHERE person_id IN ({ids})",
+];
+
+/// Reads persons (with `heads`; else into the profiles already in `out`), their names and
+/// their addresses in one statement, as rows of one JSON value (json_rows.rs says why).
+async fn read_profile_rows(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    persistent: bool,
+    heads: bool,
+    out: &mut HashMap<i64, Profile>,
+) -> Result<(), StoreError> {
     let marks = Placeholders::of(conn);
-    let n = ids.len();
+    let parts = &PROFILE_PARTS[if heads { 0 } else { 1 }..];
     // The id list is bound once per part: an `IN` list keeps each part an index look-up
     // on both engines, where a shared list in a CTE may be joined by a scan.
-    let inner = format!(
-        "SELECT 0 AS part, id AS person_id, id AS seq, birth_date AS a, sex AS b, '' AS c, '' AS d \
-         FROM persons WHERE merged_into IS NULL AND id IN ({}) \
-         UNION ALL SELECT 1, person_id, id, given, middle, family, suffix \
-         FROM person_names WHERE person_id IN ({}) \
-         UNION ALL SELECT 2, person_id, id, street, city, state, postal_code \
-         FROM person_addresses WHERE person_id IN ({})",
-        marks.list(1, n),
-        marks.list(n + 1, n),
-        marks.list(2 * n + 1, n)
-    );
+    let inner = parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| part.replace("{ids}", &marks.list(i * ids.len() + 1, ids.len())))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
     let sql = json_rows::wrap(
         conn,
         &inner,
@@ -343,7 +371,7 @@ pub(super) async fn read_profiles(
         "part, seq",
     );
     let mut q = sqlx::query_as(&sql).persistent(persistent);
-    for _ in 0..3 {
+    for _ in parts {
         for id in ids {
             q = q.bind(id);
         }
@@ -381,78 +409,6 @@ pub(super) async fn read_profiles(
         }
     }
     Ok(())
-}
-
-/// Adds the names and addresses of `ids` to their profiles in `out` (ids without one there
-/// are skipped), in the order they were stored.
-pub(super) async fn read_names_and_addresses(
-    conn: &mut AnyConnection,
-    ids: &[i64],
-    persistent: bool,
-    out: &mut HashMap<i64, Profile>,
-) -> Result<(), StoreError> {
-    let names = four_texts_per_person(
-        conn,
-        "person_names",
-        ["given", "middle", "family", "suffix"],
-        ids,
-        persistent,
-    )
-    .await?;
-    for (id, given, middle, family, suffix) in names {
-        if let Some(p) = out.get_mut(&id) {
-            p.names.push(ProfileName {
-                given,
-                middle,
-                family,
-                suffix,
-            });
-        }
-    }
-    let addresses = four_texts_per_person(
-        conn,
-        "person_addresses",
-        ["street", "city", "state", "postal_code"],
-        ids,
-        persistent,
-    )
-    .await?;
-    for (id, street, city, state, postal_code) in addresses {
-        if let Some(p) = out.get_mut(&id) {
-            p.addresses.push(QueryAddress {
-                street,
-                city,
-                state,
-                postal_code,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// (person id, four text columns) of `table`'s rows for these persons, in the order stored.
-async fn four_texts_per_person(
-    conn: &mut AnyConnection,
-    table: &str,
-    columns: [&str; 4],
-    ids: &[i64],
-    persistent: bool,
-) -> Result<Vec<(i64, String, String, String, String)>, StoreError> {
-    let list = Placeholders::of(conn).list(1, ids.len());
-    let sql = json_rows::wrap(
-        conn,
-        &format!(
-            "SELECT id, person_id, {} FROM {table} WHERE person_id IN ({list})",
-            columns.join(", ")
-        ),
-        &[&["person_id"][..], &columns[..]].concat(),
-        "id",
-    );
-    let mut q = sqlx::query_as(&sql).persistent(persistent);
-    for id in ids {
-        q = q.bind(id);
-    }
-    json_rows::fetch(conn, q).await
 }
 
 /// Name keys already counted at [`TF_CAP`], remembered between groups of one store.
