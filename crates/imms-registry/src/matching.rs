@@ -14,8 +14,7 @@
 //! characters, an implausible date) is `NoUniqueMatch { InsufficientQuery }`, never an error
 //! and never a match.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use imms_match::{
     decide, keys, score, Candidate, Decision, NoMatchReason, Prepared, Query, Scored,
@@ -27,9 +26,6 @@ use tokio::sync::OnceCell;
 use crate::store::match_keys::{self, Settings};
 use crate::store::{Store, StoreError};
 
-/// Name counts kept in memory at most; the cache is emptied when full (counts move slowly).
-const TF_CACHE_MAX: usize = 100_000;
-
 /// Finds persons; see the module documentation.
 #[derive(Clone)]
 pub struct Matcher {
@@ -39,7 +35,6 @@ pub struct Matcher {
 struct Inner {
     store: Store,
     settings: OnceCell<Settings>,
-    tf_cache: Mutex<HashMap<String, i64>>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -56,7 +51,6 @@ impl Matcher {
             inner: Arc::new(Inner {
                 store,
                 settings: OnceCell::new(),
-                tf_cache: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -124,32 +118,13 @@ impl Matcher {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tf = TermFrequencies {
+        let names = tf_keys(&prepared);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let common_names = self.inner.store.common_names();
+        let tf = TermFrequencies {
             total: match_keys::person_total(&mut conn).await? as f64,
-            counts: HashMap::new(),
+            counts: common_names.counts(&mut conn, &names, true).await?,
         };
-        // Counts of common names come from memory; the rest in one statement.
-        let mut uncounted = Vec::new();
-        {
-            let cache = self.inner.tf_cache.lock().ok();
-            for key in tf_keys(&prepared) {
-                match cache.as_ref().and_then(|c| c.get(&key)) {
-                    Some(n) => {
-                        tf.counts.insert(key, *n);
-                    }
-                    None => uncounted.push(key),
-                }
-            }
-        }
-        let keys: Vec<&str> = uncounted.iter().map(String::as_str).collect();
-        let counted = match_keys::name_counts(&mut conn, &keys, true).await?;
-        if let Ok(mut cache) = self.inner.tf_cache.lock() {
-            if cache.len() + counted.len() > TF_CACHE_MAX {
-                cache.clear();
-            }
-            cache.extend(counted.iter().map(|(k, n)| (k.clone(), *n)));
-        }
-        tf.counts.extend(counted);
         let profiles = match_keys::profiles(&mut conn, &ids).await?;
         let candidates: Vec<Prepared> = profiles.iter().map(Prepared::from_profile).collect();
         Ok(score::score_all(
@@ -196,13 +171,12 @@ pub(crate) async fn score_in(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut tf = TermFrequencies {
+    let names = tf_keys(&prepared);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let tf = TermFrequencies {
         total: match_keys::person_total(conn).await? as f64,
-        counts: HashMap::new(),
+        counts: match_keys::name_counts(conn, &names, true).await?,
     };
-    let keys = tf_keys(&prepared);
-    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    tf.counts = match_keys::name_counts(conn, &keys, true).await?;
     let profiles = match_keys::profiles(conn, &ids).await?;
     let candidates: Vec<Prepared> = profiles.iter().map(Prepared::from_profile).collect();
     Ok(score::score_all(

@@ -94,7 +94,7 @@ pub struct Store {
     db: Database,
     /// Candidate profiles read by earlier groups (checked against the store before use).
     profiles: std::sync::Arc<profile_cache::ProfileCache>,
-    /// Names counted at the cap by earlier groups.
+    /// Names counted at the cap by earlier groups and look-ups.
     common_names: std::sync::Arc<match_keys::CommonNames>,
 }
 
@@ -113,6 +113,11 @@ impl Store {
 
     pub fn database(&self) -> &Database {
         &self.db
+    }
+
+    /// Names this store has counted at the cap (look-ups and groups share them).
+    pub(crate) fn common_names(&self) -> &match_keys::CommonNames {
+        &self.common_names
     }
 
     /// Stores a readable VXU (no problem of message or person scope) and its answer in one
