@@ -85,7 +85,7 @@ pub struct Files {
     #[arg(long)]
     database: Option<String>,
     /// The --database already holds these persons, loaded by an earlier run into it when it
-    /// was empty: answer the queries only (hours saved at 10,000,000 persons).
+    /// was empty: answer the queries only (a 40-minute load saved at 10,000,000 persons).
     #[arg(long, requires = "database")]
     loaded: bool,
     #[command(flatten)]
