@@ -87,8 +87,12 @@ pub fn validate(codes: &CodeTables, raw: &str) -> Validation {
     }
 }
 
-/// Most messages stored by one commit.
-pub const MAX_GROUP: usize = 256;
+/// Most messages stored by one commit. Measured on a 100,000-message import into SQLite:
+/// 256 spent 9.6 s committing (every commit writes the index pages it touched, spread
+/// over the whole tree) and 14.7 s writing; 1,024 spent 4.3 s and 12.1 s, and read the
+/// store in fewer, larger statements. 2,048 gained nothing more (an import checks 2,048
+/// messages at a time, so the writer waited for them).
+pub const MAX_GROUP: usize = 1024;
 
 /// Messages a bulk import hands to [`Ingestor::process_batch`] at once: enough to fill
 /// every writer's groups.

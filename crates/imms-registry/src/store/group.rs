@@ -19,10 +19,10 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use imms_db::{Database, Engine};
-use imms_match::{decide, keys, score, Decision, Prepared, TermFrequencies};
+use imms_match::{decide, keys, score, Decision, Prepared, Profile, TermFrequencies};
 use sqlx::{Any, Transaction};
 
-use super::group_plan::{new_person, NewPerson};
+use super::group_plan::{new_person, written_profile, NewPerson};
 use super::group_reads::{IdentifierKey, Known};
 use super::group_write::{stored, write_new_persons};
 use super::match_keys::{profile_of, CommonNames, MAX_CANDIDATES, TF_CAP};
@@ -54,8 +54,9 @@ pub async fn ingest_group(
     )
     .await
     {
-        Ok(results) => {
+        Ok((results, written)) => {
             tx.commit().await?;
+            profiles.remember(written);
             Ok(results.into_iter().map(Ok).collect())
         }
         Err(e) => {
@@ -82,10 +83,16 @@ struct GroupState {
     /// Key → persons of this group holding it.
     key_index: HashMap<String, Vec<usize>>,
     /// Keys and persons written by the one-message path within this group: a later message
-    /// that would see them is stored by that path too.
+    /// that would find them as candidates is stored by that path too.
     touched_keys: HashSet<String>,
+    /// Name counts read again after the one-message path wrote a person holding the name,
+    /// with how many of this group's persons held it then (counted in the store since).
+    recounted: HashMap<String, (i64, usize)>,
     touched_persons: HashSet<i64>,
     max_person_id: i64,
+    /// Profiles of the persons written, with their counts of names and addresses, for the
+    /// profile cache once the group is committed.
+    written: Vec<(Profile, i64, i64)>,
 }
 
 enum Route {
@@ -152,11 +159,7 @@ impl GroupState {
             // The matching engine cannot look for this person: a new person, alone.
             return Route::New(Vec::new());
         };
-        if query
-            .keys
-            .iter()
-            .chain(&query.tf_keys)
-            .any(|k| self.touched_keys.contains(k))
+        if query.keys.iter().any(|k| self.touched_keys.contains(k))
             || stored_candidates
                 .iter()
                 .any(|(id, _)| self.touched_persons.contains(id))
@@ -208,11 +211,7 @@ impl GroupState {
             counts: query
                 .tf_keys
                 .iter()
-                .map(|k| {
-                    let stored = known.name_counts.get(k).copied().unwrap_or(0);
-                    let here = self.key_index.get(k).map_or(0, Vec::len) as i64;
-                    (k.clone(), (stored + here).min(TF_CAP))
-                })
+                .map(|k| (k.clone(), self.name_count(known, k)))
                 .collect(),
         };
         let settings = &known.settings;
@@ -244,12 +243,37 @@ impl GroupState {
         slot
     }
 
-    fn touched(&mut self, vxu: &Vxu, stored: &Stored) {
-        if let (Some(person), Stored::Applied { person_id, .. }) = (&vxu.person, stored) {
-            let prepared = Prepared::from_profile(&profile_of(*person_id, person));
-            self.touched_keys.extend(keys::person_keys(&prepared));
-            self.touched_persons.insert(*person_id);
-            self.max_person_id = self.max_person_id.max(*person_id);
+    /// Notes what the one-message path wrote; answers the name keys whose counts it may
+    /// have changed (to be read again before the next message is routed).
+    fn touched(&mut self, vxu: &Vxu, stored: &Stored) -> Vec<String> {
+        let (Some(person), Stored::Applied { person_id, .. }) = (&vxu.person, stored) else {
+            return Vec::new();
+        };
+        let prepared = Prepared::from_profile(&profile_of(*person_id, person));
+        self.touched_keys.extend(keys::person_keys(&prepared));
+        self.touched_persons.insert(*person_id);
+        self.max_person_id = self.max_person_id.max(*person_id);
+        crate::matching::tf_keys(&prepared)
+    }
+
+    /// How many persons hold this name key, as the store would count it now: the count
+    /// read (when the group began, or again after the one-message path wrote) plus this
+    /// group's persons planned since; capped as `CommonNames` caps it.
+    fn name_count(&self, known: &Known, key: &str) -> i64 {
+        let here = self.key_index.get(key).map_or(0, Vec::len);
+        let count = match self.recounted.get(key) {
+            Some(&(read, here_then)) => read + (here - here_then) as i64,
+            None => known.name_counts.get(key).copied().unwrap_or(0) + here as i64,
+        };
+        count.min(TF_CAP)
+    }
+
+    /// Takes name counts just read from the store, which count every person of this group
+    /// written so far.
+    fn recount(&mut self, counts: HashMap<String, i64>) {
+        for (key, count) in counts {
+            let here = self.key_index.get(&key).map_or(0, Vec::len);
+            self.recounted.insert(key, (count, here));
         }
     }
 
@@ -277,7 +301,7 @@ async fn store_group(
     vxus: &[&Vxu],
     now: DateTime<Utc>,
     make_ack: &MakeAck<'_>,
-) -> Result<Vec<Stored>, StoreError> {
+) -> Result<(Vec<Stored>, Vec<(Profile, i64, i64)>), StoreError> {
     let known = Known::read(tx, engine, profiles, common_names, vxus).await?;
     let now_text = now_text(now);
     let mut state = GroupState {
@@ -302,19 +326,24 @@ async fn store_group(
             Route::OneByOne => {
                 write_planned(tx, &mut planned, &mut state, &mut results, &now_text).await?;
                 let stored = apply::apply_message(tx, engine, vxu, now, &ack).await?;
-                state.touched(vxu, &stored);
+                let names = state.touched(vxu, &stored);
+                if !names.is_empty() {
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    state.recount(common_names.counts(tx, &names, false).await?);
+                }
                 state.remember(vxu);
                 results[index] = Some(stored);
             }
         }
     }
     write_planned(tx, &mut planned, &mut state, &mut results, &now_text).await?;
-    results
+    let results = results
         .into_iter()
         .map(|r| {
             r.ok_or_else(|| StoreError::Conflict("a message of the group was not stored".into()))
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((results, state.written))
 }
 
 /// Writes the new persons planned so far and records their answers.
@@ -344,10 +373,43 @@ async fn write_planned(
     let ids = write_new_persons(tx, &plans, now, &resolve).await?;
     for ((index, plan), id) in indexes.into_iter().zip(&plans).zip(ids) {
         results[index] = Some(stored(plan, id));
+        state.written.push(written_profile(id, plan.person));
         if let Some(p) = state.persons.get_mut(plan.slot) {
             p.id = Some(id);
         }
         state.max_person_id = state.max_person_id.max(id);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_counts_follow_the_group_and_the_one_message_path() {
+        let known = Known {
+            name_counts: HashMap::from([("FN|NOWAK".to_string(), 5), ("GN|JAN".to_string(), 1)]),
+            ..Default::default()
+        };
+        let mut state = GroupState::default();
+        // Two persons of the group named Nowak, planned and not yet in the store.
+        state.key_index.insert("FN|NOWAK".into(), vec![0, 1]);
+        assert_eq!(state.name_count(&known, "FN|NOWAK"), 7);
+        // The one-message path wrote after them (so the store now holds them) and added
+        // another Nowak: the count read again is 8, and nothing is counted twice.
+        state.recount(HashMap::from([("FN|NOWAK".to_string(), 8)]));
+        assert_eq!(state.name_count(&known, "FN|NOWAK"), 8);
+        // One more Nowak planned by the group.
+        state.key_index.get_mut("FN|NOWAK").unwrap().push(2);
+        assert_eq!(state.name_count(&known, "FN|NOWAK"), 9);
+        // A name not read again keeps the count the group began with, plus its own.
+        state.key_index.insert("GN|JAN".into(), vec![2]);
+        assert_eq!(state.name_count(&known, "GN|JAN"), 2);
+        assert_eq!(state.name_count(&known, "GN|ANNA"), 0);
+        // Capped as the store's counts are.
+        state.recount(HashMap::from([("GN|JAN".to_string(), TF_CAP)]));
+        state.key_index.get_mut("GN|JAN").unwrap().push(3);
+        assert_eq!(state.name_count(&known, "GN|JAN"), TF_CAP);
+    }
 }

@@ -101,6 +101,41 @@ fn repeats_earlier_dose(doses: &mut [Immunization], imm: &Immunization) -> bool 
     }
 }
 
+/// The matching profile of a new person as the store will hold it once its rows are
+/// written: the name and address rows this module plans, in order, as `match_keys` reads
+/// them back. Answers the profile and its counts of names and addresses.
+pub(crate) fn written_profile(person_id: i64, person: &Person) -> (imms_match::Profile, i64, i64) {
+    let names: Vec<imms_match::ProfileName> = name_rows(person)
+        .into_iter()
+        .map(
+            |[_, family, given, middle, suffix, _, _]| imms_match::ProfileName {
+                given,
+                middle,
+                family,
+                suffix,
+            },
+        )
+        .collect();
+    let addresses: Vec<imms_match::QueryAddress> = address_rows(person)
+        .into_iter()
+        .map(|(a, _, _)| imms_match::QueryAddress {
+            street: a.street.clone(),
+            city: a.city.clone(),
+            state: a.state.clone(),
+            postal_code: a.postal_code.clone(),
+        })
+        .collect();
+    let counts = (names.len() as i64, addresses.len() as i64);
+    let profile = imms_match::Profile {
+        person_id,
+        birth_date: Some(person.birth_date),
+        sex: person.sex.code().chars().next(),
+        names,
+        addresses,
+    };
+    (profile, counts.0, counts.1)
+}
+
 /// Name rows: (type, family, given, middle, suffix, family key, given key), one per unique
 /// key as the table's UNIQUE constraint keeps them.
 pub(crate) fn name_rows(person: &Person) -> Vec<[String; 7]> {

@@ -1,5 +1,7 @@
 //! Matching profiles of stored persons kept in memory between groups, so that a group reads
-//! a candidate's names and addresses only when they changed since an earlier group read them.
+//! a candidate's names and addresses only when they changed since an earlier group read or
+//! wrote them (a committed group keeps the persons it created: in an import, most
+//! candidates are persons an earlier group of the same import created).
 //!
 //! A person's names and addresses are only ever added (no statement updates or deletes a row
 //! of `person_names` or `person_addresses`), so how many of each a person has is the version
@@ -117,22 +119,108 @@ impl ProfileCache {
         let mut ids: Vec<i64> = missing.keys().copied().collect();
         ids.sort_unstable();
         match_keys::read_names_and_addresses(conn, &ids, false, &mut missing).await?;
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() + missing.len() > MAX_ENTRIES {
-            entries.clear();
-        }
-        for (id, profile) in missing {
-            let prepared = Arc::new(Prepared::from_profile(&profile));
-            entries.insert(
-                id,
-                Entry {
-                    names: profile.names.len() as i64,
-                    addresses: profile.addresses.len() as i64,
-                    prepared: prepared.clone(),
-                },
-            );
-            out.insert(id, prepared);
+        let prepared: Vec<(Profile, i64, i64)> = missing
+            .into_values()
+            .map(|p| {
+                let (names, addresses) = (p.names.len() as i64, p.addresses.len() as i64);
+                (p, names, addresses)
+            })
+            .collect();
+        for (id, profile) in self.keep(prepared) {
+            out.insert(id, profile);
         }
         Ok(())
     }
+
+    /// Keeps the profiles of persons a committed group just created, as the store holds
+    /// them (with their counts of names and addresses), so that later groups need not read
+    /// them back. Only committed persons: an id of a rolled-back insert may be given again.
+    pub(crate) fn remember(&self, written: Vec<(Profile, i64, i64)>) {
+        self.keep(written);
+    }
+
+    /// Prepares and keeps profiles with their counts; answers them by id.
+    fn keep(&self, profiles: Vec<(Profile, i64, i64)>) -> Vec<(i64, Arc<Prepared>)> {
+        let prepared: Vec<(i64, i64, i64, Arc<Prepared>)> = profiles
+            .into_iter()
+            .map(|(p, names, addresses)| {
+                (
+                    p.person_id,
+                    names,
+                    addresses,
+                    Arc::new(Prepared::from_profile(&p)),
+                )
+            })
+            .collect();
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() + prepared.len() > MAX_ENTRIES {
+            entries.clear();
+        }
+        prepared
+            .into_iter()
+            .map(|(id, names, addresses, prepared)| {
+                entries.insert(
+                    id,
+                    Entry {
+                        names,
+                        addresses,
+                        prepared: prepared.clone(),
+                    },
+                );
+                (id, prepared)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use imms_core::CodeTables;
+    use imms_db::Database;
+
+    use super::*;
+    use crate::ack::AckCode;
+    use crate::ingest::{check, Authority};
+    use crate::problem::Problem;
+    use crate::store::{Store, Stored};
+    use crate::vxu::Vxu;
+
+    fn make_ack(_: &Vxu, problems: &[Problem]) -> (AckCode, String) {
+        (AckCode::for_problems(problems), String::new())
+    }
+
+    imms_db::conformance_test!(
+        profiles_kept_for_written_persons_are_what_the_store_reads_back,
+        |db: Database| async move {
+            // A name sent twice, an alias and a maiden name, an address sent twice, accents.
+            let message = "MSH|^~\\&|EHR|CLINIC-1|IMMS|IMMS|20240115083000||VXU^V04^VXU_V04|K-1|P|2.5.1\r\
+                PID|1||M-1^^^CLINIC-1^MR||Nowák^Jan^Piotr^JR^^^L~NOWAK^JAN^PIOTR^JR^^^L~Nowák^Jan^Piotr^JR^^^L~Nowak^Janek^^^^^A~Kowalska^Jan^^^^^M||19700101|M|||12 Elm St^Apt 4^Flint^MI^48502-1234^USA^H~12 ELM ST^^Flint^MI^48502^USA^M~9 Oak Ave^^Lansing^MI^48933^USA^H\r";
+            let codes = CodeTables::embedded();
+            let vxu = check(&codes, message, Authority::Operator).expect("readable");
+            let store = Store::new(db.clone());
+            let now = Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap();
+            let stored = store.ingest_batch(&[&vxu], now, &make_ack).await.unwrap();
+            let Ok(Stored::Applied { person_id, .. }) = stored[0] else {
+                panic!("stored: {stored:?}");
+            };
+            let kept = {
+                let entries = store.profiles.entries.lock().unwrap();
+                let e = entries.get(&person_id).expect("kept once committed");
+                (e.names, e.addresses, e.prepared.clone())
+            };
+            let mut conn = db.pool().acquire().await.unwrap();
+            let mut read = HashMap::new();
+            match_keys::read_profiles(&mut conn, &[person_id], false, &mut read)
+                .await
+                .unwrap();
+            let profile = &read[&person_id];
+            assert_eq!(kept.0, profile.names.len() as i64);
+            assert_eq!(kept.1, profile.addresses.len() as i64);
+            assert_eq!(*kept.2, Prepared::from_profile(profile));
+            // And the next group gets the kept profile, not a new read.
+            let again = store.profiles.read(&mut conn, &[person_id]).await.unwrap();
+            assert!(Arc::ptr_eq(&again[&person_id], &kept.2));
+        }
+    );
 }

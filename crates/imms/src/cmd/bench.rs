@@ -332,8 +332,9 @@ async fn import(count: usize, engine: Engine) -> anyhow::Result<()> {
 
 /// The floor: the rows import writes for these messages (persons, names, addresses, phones,
 /// identifiers, matching keys, doses, their observations, audit lines, message rows), built
-/// before the clock starts and written with multi-row INSERTs and ids chosen up front, 500
-/// messages per transaction: no reads, no checks, no linking, no RETURNING.
+/// before the clock starts and written with multi-row INSERTs and ids chosen up front, as
+/// many messages per transaction as import's largest group: no reads, no checks, no
+/// linking, no RETURNING.
 async fn raw_insert(
     db: &Database,
     vxus: &[imms_registry::vxu::Vxu],
@@ -344,7 +345,7 @@ async fn raw_insert(
     let now = Utc::now().to_rfc3339();
     let mut transactions = Vec::new();
     let (mut person_id, mut dose_id) = (0i64, 0i64);
-    for chunk in vxus.chunks(500) {
+    for chunk in vxus.chunks(imms_registry::ingest::MAX_GROUP) {
         let mut persons = Rows::new(
             "INSERT INTO persons (id, birth_date, sex, created_at, updated_at)",
             5,
