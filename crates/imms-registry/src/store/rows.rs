@@ -77,6 +77,11 @@ impl Rows {
         self.values.extend(row);
     }
 
+    /// `INSERT INTO t (a, b, c)`
+    pub fn head(&self) -> &'static str {
+        self.head
+    }
+
     pub fn len(&self) -> usize {
         self.values.len() / self.columns
     }

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod bench;
+pub mod bench_floor;
 pub mod bench_portal;
 pub mod codes;
 pub mod demo;
