@@ -112,7 +112,7 @@ impl Rows {
             for v in chunk {
                 q = match v {
                     Value::Int(i) => q.bind(*i),
-                    Value::Text(t) => q.bind(t.clone()),
+                    Value::Text(t) => q.bind(t.as_deref()),
                 };
             }
             inserted += q.execute(&mut *conn).await?.rows_affected();
@@ -128,7 +128,7 @@ impl Rows {
             for v in chunk {
                 q = match v {
                     Value::Int(i) => q.bind(*i),
-                    Value::Text(t) => q.bind(t.clone()),
+                    Value::Text(t) => q.bind(t.as_deref()),
                 };
             }
             // Both engines number the rows of one INSERT in the order of its VALUES;
