@@ -9,8 +9,11 @@
 //!    group are candidates too. Anything else (a known identifier, an update or delete of a
 //!    stored dose, a certain match, a message that depends on another of the group) goes
 //!    through the one-message path, after the rows planned so far are written, so it sees
-//!    them.
-//! 3. Planned rows are written with one multi-row INSERT per table.
+//!    them. A later message that would find what that path wrote among its candidates goes
+//!    the same way; one that only shares a name with it stays in the group, with that
+//!    name's count read again (names weigh by how common they are).
+//! 3. Planned rows are written with one multi-row INSERT per table; once committed, the
+//!    new persons' profiles are kept for later groups (`ProfileCache::remember`).
 //!
 //! The outcome is what storing the messages one by one, in order, would give: the
 //! conformance suite checks that both ways leave the same rows.
