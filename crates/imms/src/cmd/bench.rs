@@ -38,6 +38,10 @@ pub enum BenchCommand {
         count: usize,
         #[arg(long, value_enum, default_value = "sqlite")]
         engine: EngineArg,
+        /// Rounds of import then floor; with more than one, the medians are printed too
+        /// (runs on a shared machine spread by ±10 %).
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
     },
     /// The portal's whole flow over HTTP (upload a license photo, search, get the PDF) with
     /// several people at once, each signed in through the built-in identity provider.
@@ -93,7 +97,11 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<std::process::ExitCode
             hl7apy_count,
             rounds,
         } => hl7(count, &python, hl7apy_count, rounds),
-        BenchCommand::Import { count, engine } => import(count, engine.into()).await,
+        BenchCommand::Import {
+            count,
+            engine,
+            rounds,
+        } => import(count, engine.into(), rounds).await,
         BenchCommand::Portal {
             users,
             flows,
@@ -264,14 +272,43 @@ async fn fresh_database(
     Ok((Database::connect(&url).await?, cleanup))
 }
 
-async fn import(count: usize, engine: Engine) -> anyhow::Result<()> {
+async fn import(count: usize, engine: Engine, rounds: usize) -> anyhow::Result<()> {
     let msgs = messages(count);
     let codes = Arc::new(CodeTables::embedded());
     println!(
         "{count} generated VXU into a fresh {} database",
         engine.name()
     );
+    let (mut imports, mut raws, mut shares) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds.max(1) {
+        if rounds > 1 {
+            println!("round {round} of {rounds}");
+        }
+        let (import_rate, raw_rate) = import_round(&msgs, &codes, engine).await?;
+        imports.push(import_rate);
+        raws.push(raw_rate);
+        shares.push(100.0 * import_rate / raw_rate);
+    }
+    if rounds > 1 {
+        println!(
+            "medians of {rounds} rounds: import {:.0} VXU/s, raw {:.0} VXU/s, import / raw {:.0} % (rounds' shares {:.0}-{:.0} %)",
+            median(imports),
+            median(raws),
+            median(shares.clone()),
+            shares.iter().copied().fold(f64::INFINITY, f64::min),
+            shares.iter().copied().fold(0.0, f64::max)
+        );
+    }
+    Ok(())
+}
 
+/// One import into a fresh database, then its floor; answers both rates (VXU/s).
+async fn import_round(
+    msgs: &[String],
+    codes: &Arc<CodeTables>,
+    engine: Engine,
+) -> anyhow::Result<(f64, f64)> {
+    let count = msgs.len();
     let (db, cleanup) = fresh_database(engine).await?;
     let ingestor = Ingestor::new(Store::new(db.clone()), codes.clone(), "IMMS");
     let bar = indicatif::ProgressBar::new(count as u64);
@@ -320,7 +357,7 @@ async fn import(count: usize, engine: Engine) -> anyhow::Result<()> {
         "import / raw              {:>10.0} %",
         100.0 * import_rate / raw_rate
     );
-    Ok(())
+    Ok((import_rate, raw_rate))
 }
 
 async fn http(count: usize, concurrency: usize, engine: Engine) -> anyhow::Result<()> {
