@@ -317,3 +317,47 @@ async fn profiles_kept_between_groups_follow_other_writers_on_sqlite() {
 async fn profiles_kept_between_groups_follow_other_writers_on_postgres() {
     profiles_kept_between_groups_follow_other_writers(Engine::Postgres).await;
 }
+
+/// Generated traffic (new persons, the same persons again, look-alikes), in groups whose
+/// boundaries fall anywhere, as a writer's do: the rows must not depend on where they fall.
+async fn generated_groups_store_what_one_by_one_stores(engine: Engine) {
+    let codes = CodeTables::embedded();
+    let today = NaiveDate::from_ymd_opt(2025, 6, 1).unwrap();
+    let mut generator = VxuGenerator::new(2026, "CLINIC-1", today);
+    let vxus: Vec<Vxu> = (0..3_000)
+        .map(|_| check(&codes, &generator.next_message(), Authority::Operator).expect("readable"))
+        .collect();
+    let reference = imms_db::testing::fresh(engine).await;
+    let expected = stored_one_by_one(&reference.db, &vxus).await;
+    let expected_rows = dump(&reference.db).await;
+    for group in [1_024, 333] {
+        let grouped = imms_db::testing::fresh(engine).await;
+        let got = stored_in_groups(&grouped.db, &vxus, group).await;
+        let rows = dump(&grouped.db).await;
+        for ((table, want), (_, have)) in expected_rows.iter().zip(&rows) {
+            let missing: Vec<&String> = want.iter().filter(|r| !have.contains(r)).take(3).collect();
+            let extra: Vec<&String> = have.iter().filter(|r| !want.contains(r)).take(3).collect();
+            assert!(
+                missing.is_empty() && extra.is_empty(),
+                "table {table}, groups of {group}: {} rows against {}; missing {missing:?}, extra {extra:?}",
+                have.len(),
+                want.len()
+            );
+        }
+        assert_eq!(got, expected, "answers, groups of {group}");
+        grouped.db.close().await;
+        grouped.drop_database().await;
+    }
+    reference.db.close().await;
+    reference.drop_database().await;
+}
+
+#[tokio::test]
+async fn generated_groups_store_what_one_by_one_stores_on_sqlite() {
+    generated_groups_store_what_one_by_one_stores(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn generated_groups_store_what_one_by_one_stores_on_postgres() {
+    generated_groups_store_what_one_by_one_stores(Engine::Postgres).await;
+}
