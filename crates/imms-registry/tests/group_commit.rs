@@ -51,6 +51,24 @@ async fn dump(db: &Database) -> Vec<(String, Vec<String>)> {
     out
 }
 
+/// Every table holds exactly the expected rows; a failure names the table and shows a few
+/// rows missing and a few unexpected (the dumps are sorted), not thousands.
+fn assert_same_rows(expected: &[(String, Vec<String>)], got: &[(String, Vec<String>)], what: &str) {
+    for ((table, want), (_, have)) in expected.iter().zip(got) {
+        if have == want {
+            continue;
+        }
+        let absent = |rows: &[String], row: &String| rows.binary_search(row).is_err();
+        let missing: Vec<&String> = want.iter().filter(|r| absent(have, r)).take(3).collect();
+        let extra: Vec<&String> = have.iter().filter(|r| absent(want, r)).take(3).collect();
+        panic!(
+            "table {table}, {what}: {} rows against {}; missing {missing:?}, extra {extra:?}",
+            have.len(),
+            want.len()
+        );
+    }
+}
+
 /// A deterministic answer, so both ways can be compared byte for byte.
 fn make_ack(vxu: &Vxu, problems: &[Problem]) -> (AckCode, String) {
     let code = AckCode::for_problems(problems);
@@ -227,9 +245,7 @@ async fn a_group_stores_what_one_by_one_stores(engine: Engine) {
         let got = stored_in_groups(&grouped.db, &vxus, group).await;
         assert_eq!(got, expected, "answers, groups of {group}");
         let rows = dump(&grouped.db).await;
-        for ((table, want), (_, have)) in expected_rows.iter().zip(&rows) {
-            assert_eq!(have, want, "table {table}, groups of {group}");
-        }
+        assert_same_rows(&expected_rows, &rows, &format!("groups of {group}"));
         grouped.db.close().await;
         grouped.drop_database().await;
     }
@@ -299,9 +315,7 @@ async fn profiles_kept_between_groups_follow_other_writers(engine: Engine) {
     }
     assert_eq!(got, expected);
     let rows = dump(&db.db).await;
-    for ((table, want), (_, have)) in expected_rows.iter().zip(&rows) {
-        assert_eq!(have, want, "table {table}");
-    }
+    assert_same_rows(&expected_rows, &rows, "kept profiles");
     db.db.close().await;
     db.drop_database().await;
     reference.db.close().await;
@@ -334,16 +348,7 @@ async fn generated_groups_store_what_one_by_one_stores(engine: Engine) {
         let grouped = imms_db::testing::fresh(engine).await;
         let got = stored_in_groups(&grouped.db, &vxus, group).await;
         let rows = dump(&grouped.db).await;
-        for ((table, want), (_, have)) in expected_rows.iter().zip(&rows) {
-            let missing: Vec<&String> = want.iter().filter(|r| !have.contains(r)).take(3).collect();
-            let extra: Vec<&String> = have.iter().filter(|r| !want.contains(r)).take(3).collect();
-            assert!(
-                missing.is_empty() && extra.is_empty(),
-                "table {table}, groups of {group}: {} rows against {}; missing {missing:?}, extra {extra:?}",
-                have.len(),
-                want.len()
-            );
-        }
+        assert_same_rows(&expected_rows, &rows, &format!("groups of {group}"));
         assert_eq!(got, expected, "answers, groups of {group}");
         grouped.db.close().await;
         grouped.drop_database().await;
