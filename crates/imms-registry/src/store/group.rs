@@ -376,7 +376,7 @@ async fn write_planned(
     let ids = write_new_persons(tx, &plans, now, &resolve).await?;
     for ((index, plan), id) in indexes.into_iter().zip(&plans).zip(ids) {
         results[index] = Some(stored(plan, id));
-        state.written.push(written_profile(id, plan.person));
+        state.written.push(written_profile(id, plan));
         if let Some(p) = state.persons.get_mut(plan.slot) {
             p.id = Some(id);
         }

@@ -22,6 +22,10 @@ pub(crate) struct NewPerson<'a> {
     pub refusals: Vec<&'a Refusal>,
     pub doses: Vec<Immunization>,
     pub person_observations: Vec<&'a Observation>,
+    /// The person's name rows ([`name_rows`]) and address rows ([`address_rows`]): planned
+    /// once, for the writer and for the profile kept after the commit.
+    pub names: Vec<[String; 7]>,
+    pub addresses: Vec<(&'a Address, String, String)>,
     pub problems: Vec<Problem>,
     pub code: AckCode,
     pub ack: String,
@@ -82,6 +86,8 @@ pub(crate) fn new_person<'a>(
         refusals,
         doses,
         person_observations,
+        names: name_rows(person),
+        addresses: address_rows(person),
         problems,
         code,
         ack,
@@ -101,23 +107,28 @@ fn repeats_earlier_dose(doses: &mut [Immunization], imm: &Immunization) -> bool 
     }
 }
 
-/// The matching profile of a new person as the store will hold it once its rows are
-/// written: the name and address rows this module plans, in order, as `match_keys` reads
-/// them back. Answers the profile and its counts of names and addresses.
-pub(crate) fn written_profile(person_id: i64, person: &Person) -> (imms_match::Profile, i64, i64) {
-    let names: Vec<imms_match::ProfileName> = name_rows(person)
-        .into_iter()
+/// The matching profile of a new person as the store holds it once its planned rows are
+/// written, as `match_keys` reads it back. Answers the profile and its counts of names and
+/// addresses.
+pub(crate) fn written_profile(
+    person_id: i64,
+    plan: &NewPerson<'_>,
+) -> (imms_match::Profile, i64, i64) {
+    let names: Vec<imms_match::ProfileName> = plan
+        .names
+        .iter()
         .map(
             |[_, family, given, middle, suffix, _, _]| imms_match::ProfileName {
-                given,
-                middle,
-                family,
-                suffix,
+                given: given.clone(),
+                middle: middle.clone(),
+                family: family.clone(),
+                suffix: suffix.clone(),
             },
         )
         .collect();
-    let addresses: Vec<imms_match::QueryAddress> = address_rows(person)
-        .into_iter()
+    let addresses: Vec<imms_match::QueryAddress> = plan
+        .addresses
+        .iter()
         .map(|(a, _, _)| imms_match::QueryAddress {
             street: a.street.clone(),
             city: a.city.clone(),
@@ -128,8 +139,8 @@ pub(crate) fn written_profile(person_id: i64, person: &Person) -> (imms_match::P
     let counts = (names.len() as i64, addresses.len() as i64);
     let profile = imms_match::Profile {
         person_id,
-        birth_date: Some(person.birth_date),
-        sex: person.sex.code().chars().next(),
+        birth_date: Some(plan.person.birth_date),
+        sex: plan.person.sex.code().chars().next(),
         names,
         addresses,
     };
@@ -138,7 +149,7 @@ pub(crate) fn written_profile(person_id: i64, person: &Person) -> (imms_match::P
 
 /// Name rows: (type, family, given, middle, suffix, family key, given key), one per unique
 /// key as the table's UNIQUE constraint keeps them.
-pub(crate) fn name_rows(person: &Person) -> Vec<[String; 7]> {
+fn name_rows(person: &Person) -> Vec<[String; 7]> {
     let (legal_family, legal_given) = legal_keys(person);
     let mut out: Vec<[String; 7]> = Vec::new();
     for n in &person.names {
@@ -168,7 +179,7 @@ pub(crate) fn name_rows(person: &Person) -> Vec<[String; 7]> {
 }
 
 /// Addresses with their keys, the first of each (street key, ZIP key).
-pub(crate) fn address_rows(person: &Person) -> Vec<(&Address, String, String)> {
+fn address_rows(person: &Person) -> Vec<(&Address, String, String)> {
     let mut out: Vec<(&Address, String, String)> = Vec::new();
     for a in &person.addresses {
         let (sk, zk) = (normalize_text(&a.street), postal_code_key(&a.postal_code));

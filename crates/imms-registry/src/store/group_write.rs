@@ -3,7 +3,7 @@
 use imms_match::{keys, Prepared};
 use sqlx::AnyConnection;
 
-use super::group_plan::{address_rows, kin_rows, name_rows, phone_rows, NewPerson};
+use super::group_plan::{kin_rows, phone_rows, NewPerson};
 use super::match_keys::profile_of;
 use super::rows::{Rows, Value};
 use super::{StoreError, Stored};
@@ -101,12 +101,12 @@ pub(crate) async fn write_new_persons(
     for (plan, &id) in plans.iter().zip(&ids) {
         let p = plan.person;
         let facility = plan.vxu.header.facility_id.as_str();
-        for n in name_rows(p) {
+        for n in &plan.names {
             let mut row: Vec<Value> = vec![id.into()];
-            row.extend(n.into_iter().map(Value::from));
+            row.extend(n.iter().map(Value::from));
             names.push(row);
         }
-        for (a, street_key, zip_key) in address_rows(p) {
+        for (a, street_key, zip_key) in &plan.addresses {
             addresses.push(vec![
                 id.into(),
                 (&a.street).into(),
