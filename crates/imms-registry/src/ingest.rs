@@ -130,7 +130,8 @@ impl AckMaker {
 }
 
 struct Job {
-    vxu: Vxu,
+    /// Shared with the routing of the group ahead (`store::GroupWriter`).
+    vxu: Arc<Vxu>,
     reply: oneshot::Sender<Result<Stored, StoreError>>,
     /// The person's key in [`InFlight`], released once the answer is sent.
     person: Option<u64>,
@@ -174,7 +175,19 @@ impl InFlight {
     }
 }
 
-/// One writer: groups what is waiting, stores it with one commit, answers.
+/// Moves what is waiting in the queue into `jobs`, up to `max_group` in all.
+fn take_waiting(queue: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>, max_group: usize) {
+    while jobs.len() < max_group {
+        match queue.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
+/// One writer: groups what is waiting, stores it with one commit, answers. On SQLite the
+/// writer also takes the group waiting behind, which the store reads and routes while it
+/// writes this one (`store::GroupWriter`).
 async fn writer(
     store: Store,
     acks: Arc<AckMaker>,
@@ -182,24 +195,25 @@ async fn writer(
     mut queue: mpsc::Receiver<Job>,
     max_group: usize,
 ) {
+    let pipelined = store.database().engine() == imms_db::Engine::Sqlite;
+    let mut groups = store.group_writer();
+    let mut jobs: Vec<Job> = Vec::new();
     loop {
-        let mut jobs = Vec::new();
-        {
-            let rx = &mut queue;
-            match rx.recv().await {
+        if jobs.is_empty() {
+            match queue.recv().await {
                 Some(job) => jobs.push(job),
                 None => return,
             }
-            while jobs.len() < max_group {
-                match rx.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
-            }
+            take_waiting(&mut queue, &mut jobs, max_group);
         }
-        let refs: Vec<&Vxu> = jobs.iter().map(|j| &j.vxu).collect();
+        let mut next: Vec<Job> = Vec::new();
+        if pipelined {
+            take_waiting(&mut queue, &mut next, max_group);
+        }
+        let refs: Vec<&Vxu> = jobs.iter().map(|j| &*j.vxu).collect();
+        let next_vxus: Vec<Arc<Vxu>> = next.iter().map(|j| j.vxu.clone()).collect();
         let make_ack = |vxu: &Vxu, problems: &[Problem]| acks.for_stored(vxu, problems);
-        let results = match store.ingest_batch(&refs, Utc::now(), &make_ack).await {
+        let results = match groups.store(&refs, &next_vxus, Utc::now(), &make_ack).await {
             Ok(results) => results,
             Err(e) => {
                 tracing::warn!(error = %e, messages = refs.len(), "a group commit failed; storing its messages one by one");
@@ -208,7 +222,7 @@ async fn writer(
                     .collect()
             }
         };
-        for (job, result) in jobs.into_iter().zip(results) {
+        for (job, result) in jobs.drain(..).zip(results) {
             // A message that failed inside the group is tried again alone (with retries).
             let result = match result {
                 Ok(stored) => Ok(stored),
@@ -220,6 +234,7 @@ async fn writer(
             let _ = job.reply.send(result);
             in_flight.release(job.person);
         }
+        jobs = next;
     }
 }
 
@@ -379,7 +394,11 @@ impl Ingestor {
         } else {
             (None, 0)
         };
-        let job = Job { vxu, reply, person };
+        let job = Job {
+            vxu: Arc::new(vxu),
+            reply,
+            person,
+        };
         if let Err(mpsc::error::SendError(job)) = self.queues[writer].send(job).await {
             self.in_flight.release(job.person);
             let _ = job.reply.send(Err(StoreError::Conflict(

@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use chrono::{NaiveDate, TimeZone, Utc};
 use common::{vxu, with, VXU};
 use imms_core::CodeTables;
@@ -212,6 +214,27 @@ async fn stored_in_groups(db: &Database, vxus: &[Vxu], group: usize) -> Vec<Stor
     out
 }
 
+/// As the SQLite writer stores them: each group written while the next is read and routed
+/// ahead (`GroupWriter`).
+async fn stored_pipelined(db: &Database, vxus: &[Vxu], group: usize) -> Vec<Stored> {
+    let store = Store::new(db.clone());
+    let mut writer = store.group_writer();
+    let now = Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap();
+    let groups: Vec<Vec<Arc<Vxu>>> = vxus
+        .chunks(group)
+        .map(|c| c.iter().cloned().map(Arc::new).collect())
+        .collect();
+    let mut out = Vec::new();
+    for (i, group) in groups.iter().enumerate() {
+        let refs: Vec<&Vxu> = group.iter().map(|v| &**v).collect();
+        let next: &[Arc<Vxu>] = groups.get(i + 1).map_or(&[], |g| g.as_slice());
+        for r in writer.store(&refs, next, now, &make_ack).await.unwrap() {
+            out.push(r.unwrap());
+        }
+    }
+    out
+}
+
 async fn a_group_stores_what_one_by_one_stores(engine: Engine) {
     let codes = CodeTables::embedded();
     let vxus: Vec<Vxu> = messages()
@@ -239,13 +262,19 @@ async fn a_group_stores_what_one_by_one_stores(engine: Engine) {
         flagged.is_some_and(|(_, rows)| !rows.is_empty()),
         "the sample has look-alikes"
     );
-    // One big group, and small groups that split persons across commits.
-    for group in [vxus.len(), 7] {
+    // One big group, and small groups that split persons across commits; each group
+    // alone and each written while the next is routed.
+    for (group, pipelined) in [(vxus.len(), false), (7, false), (7, true), (3, true)] {
         let grouped = imms_db::testing::fresh(engine).await;
-        let got = stored_in_groups(&grouped.db, &vxus, group).await;
-        assert_eq!(got, expected, "answers, groups of {group}");
+        let got = if pipelined {
+            stored_pipelined(&grouped.db, &vxus, group).await
+        } else {
+            stored_in_groups(&grouped.db, &vxus, group).await
+        };
+        let what = format!("groups of {group}, pipelined: {pipelined}");
+        assert_eq!(got, expected, "answers, {what}");
         let rows = dump(&grouped.db).await;
-        assert_same_rows(&expected_rows, &rows, &format!("groups of {group}"));
+        assert_same_rows(&expected_rows, &rows, &what);
         grouped.db.close().await;
         grouped.drop_database().await;
     }
@@ -332,6 +361,75 @@ async fn profiles_kept_between_groups_follow_other_writers_on_postgres() {
     profiles_kept_between_groups_follow_other_writers(Engine::Postgres).await;
 }
 
+/// The pipelined writer routes the next group while one is written, from what the store
+/// held then. When another writer commits before that group is stored (here a second store
+/// adds Jan's new address), the group must be read again: routed ahead, Jan's report from
+/// the other clinic would become a new person instead of linking to him.
+async fn a_group_routed_ahead_follows_other_writers(engine: Engine) {
+    let codes = CodeTables::embedded();
+    let read = |m: &str| check(&codes, m, Authority::Operator).expect("readable");
+    let moved = vxu("C-3", "M-1", "Nowak", "Jan", "19700101", &[])
+        .replace("12 Elm St^^Flint^MI^48502", "9 Oak Ave^^Lansing^MI^48933");
+    let steps: Vec<Vxu> = [
+        vxu("C-1", "M-1", "Nowak", "Jan", "19700101", &[]),
+        vxu("C-2", "M-2", "Zielinski", "Piotr", "19700101", &[]),
+        moved.clone(),
+        moved
+            .replace("C-3", "C-4")
+            .replace("M-1", "M-4")
+            .replace("CLINIC-1", "CLINIC-2"),
+    ]
+    .iter()
+    .map(|m| read(m))
+    .collect();
+    let reference = imms_db::testing::fresh(engine).await;
+    let expected = stored_one_by_one(&reference.db, &steps).await;
+    let expected_rows = dump(&reference.db).await;
+
+    let db = imms_db::testing::fresh(engine).await;
+    let store = Store::new(db.db.clone());
+    let mut writer = store.group_writer();
+    let other = Store::new(db.db.clone());
+    let now = Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap();
+    let shared = |i: usize| vec![Arc::new(steps[i].clone())];
+    let mut got = Vec::new();
+    for r in writer
+        .store(&[&steps[0]], &shared(1), now, &make_ack)
+        .await
+        .unwrap()
+    {
+        got.push(r.unwrap());
+    }
+    // Stores Piotr while Jan's report from the other clinic is routed ahead.
+    for r in writer
+        .store(&[&steps[1]], &shared(3), now, &make_ack)
+        .await
+        .unwrap()
+    {
+        got.push(r.unwrap());
+    }
+    let ack = |problems: &[Problem]| make_ack(&steps[2], problems);
+    got.push(other.ingest(&steps[2], now, &ack).await.unwrap());
+    for r in writer
+        .store(&[&steps[3]], &[], now, &make_ack)
+        .await
+        .unwrap()
+    {
+        got.push(r.unwrap());
+    }
+    assert_eq!(got, expected);
+    assert_same_rows(&expected_rows, &dump(&db.db).await, "routed ahead");
+    db.db.close().await;
+    db.drop_database().await;
+    reference.db.close().await;
+    reference.drop_database().await;
+}
+
+#[tokio::test]
+async fn a_group_routed_ahead_follows_other_writers_on_sqlite() {
+    a_group_routed_ahead_follows_other_writers(Engine::Sqlite).await;
+}
+
 /// Generated traffic (new persons, the same persons again, look-alikes), in groups whose
 /// boundaries fall anywhere, as a writer's do: the rows must not depend on where they fall.
 async fn generated_groups_store_what_one_by_one_stores(engine: Engine) {
@@ -344,12 +442,17 @@ async fn generated_groups_store_what_one_by_one_stores(engine: Engine) {
     let reference = imms_db::testing::fresh(engine).await;
     let expected = stored_one_by_one(&reference.db, &vxus).await;
     let expected_rows = dump(&reference.db).await;
-    for group in [1_024, 333] {
+    for (group, pipelined) in [(1_024, false), (333, false), (1_024, true), (333, true)] {
         let grouped = imms_db::testing::fresh(engine).await;
-        let got = stored_in_groups(&grouped.db, &vxus, group).await;
+        let got = if pipelined {
+            stored_pipelined(&grouped.db, &vxus, group).await
+        } else {
+            stored_in_groups(&grouped.db, &vxus, group).await
+        };
         let rows = dump(&grouped.db).await;
-        assert_same_rows(&expected_rows, &rows, &format!("groups of {group}"));
-        assert_eq!(got, expected, "answers, groups of {group}");
+        let what = format!("groups of {group}, pipelined: {pipelined}");
+        assert_same_rows(&expected_rows, &rows, &what);
+        assert_eq!(got, expected, "answers, {what}");
         grouped.db.close().await;
         grouped.drop_database().await;
     }

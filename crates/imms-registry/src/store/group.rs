@@ -34,6 +34,9 @@ use super::{apply, now_text, GroupResult, MakeAck, StoreError, Stored};
 use crate::problem::Problem;
 use crate::vxu::Vxu;
 
+/// The profiles of the persons a group wrote, with their counts of names and addresses.
+pub(super) type Written = Vec<(Profile, i64, i64)>;
+
 /// Most possible duplicates queued for one new person (as `link::find`).
 const MAX_LOOK_ALIKES: usize = 10;
 
@@ -70,21 +73,21 @@ pub async fn ingest_group(
 }
 
 /// A person created by this group.
-struct InGroup {
+pub(super) struct InGroup {
     /// Known once written.
-    id: Option<i64>,
+    pub id: Option<i64>,
     prepared: Prepared,
 }
 
 /// What the group has done so far, beyond what [`Known`] read before it began.
 #[derive(Default)]
-struct GroupState {
-    control_ids: HashSet<(String, String)>,
-    identifiers: HashSet<IdentifierKey>,
-    orders: HashSet<(String, String)>,
-    persons: Vec<InGroup>,
+pub(super) struct GroupState {
+    pub control_ids: HashSet<(String, String)>,
+    pub identifiers: HashSet<IdentifierKey>,
+    pub orders: HashSet<(String, String)>,
+    pub persons: Vec<InGroup>,
     /// Key → persons of this group holding it.
-    key_index: HashMap<String, Vec<usize>>,
+    pub key_index: HashMap<String, Vec<usize>>,
     /// Keys and persons written by the one-message path within this group: a later message
     /// that would find them as candidates is stored by that path too.
     touched_keys: HashSet<String>,
@@ -92,13 +95,13 @@ struct GroupState {
     /// with how many of this group's persons held it then (counted in the store since).
     recounted: HashMap<String, (i64, usize)>,
     touched_persons: HashSet<i64>,
-    max_person_id: i64,
+    pub max_person_id: i64,
     /// Profiles of the persons written, with their counts of names and addresses, for the
     /// profile cache once the group is committed.
-    written: Vec<(Profile, i64, i64)>,
+    written: Written,
 }
 
-enum Route {
+pub(super) enum Route {
     Duplicate(String, String),
     /// A new person; look-alikes as in [`NewPerson::look_alikes`].
     New(Vec<i64>),
@@ -106,7 +109,15 @@ enum Route {
 }
 
 impl GroupState {
-    fn remember(&mut self, vxu: &Vxu) {
+    /// A group beginning after the persons up to `max_person_id`.
+    pub fn after(max_person_id: i64) -> GroupState {
+        GroupState {
+            max_person_id,
+            ..Default::default()
+        }
+    }
+
+    pub fn remember(&mut self, vxu: &Vxu) {
         let h = &vxu.header;
         self.control_ids
             .insert((h.facility_id.clone(), h.control_id.clone()));
@@ -128,7 +139,7 @@ impl GroupState {
         }
     }
 
-    fn route(&self, known: &Known, index: usize, vxu: &Vxu) -> Route {
+    pub fn route(&self, known: &Known, index: usize, vxu: &Vxu) -> Route {
         let h = &vxu.header;
         let message_key = (h.facility_id.clone(), h.control_id.clone());
         if let Some((ack, code)) = known.previous.get(&message_key) {
@@ -234,7 +245,7 @@ impl GroupState {
     }
 
     /// A new person planned by the group.
-    fn add_person(&mut self, vxu: &Vxu) -> usize {
+    pub fn add_person(&mut self, vxu: &Vxu) -> usize {
         let slot = self.persons.len();
         if let Some(person) = &vxu.person {
             let prepared = Prepared::from_profile(&profile_of(provisional_id(slot), person));
@@ -304,29 +315,135 @@ async fn store_group(
     vxus: &[&Vxu],
     now: DateTime<Utc>,
     make_ack: &MakeAck<'_>,
-) -> Result<(Vec<Stored>, Vec<(Profile, i64, i64)>), StoreError> {
+) -> Result<(Vec<Stored>, Written), StoreError> {
     let known = Known::read(tx, engine, profiles, common_names, vxus).await?;
+    let mut routed = route_group(
+        tx,
+        engine,
+        common_names,
+        vxus,
+        Start::new(known),
+        now,
+        make_ack,
+    )
+    .await?;
     let now_text = now_text(now);
-    let mut state = GroupState {
-        max_person_id: known.max_person_id,
-        ..Default::default()
-    };
+    routed.write_rest(tx, &now_text).await?;
+    routed.finish()
+}
+
+/// Where routing a group begins: nothing routed yet, or the first messages routed ahead
+/// (see `pipeline`), in order.
+pub(super) struct Start {
+    pub known: Known,
+    pub state: GroupState,
+    pub routes: Vec<Route>,
+}
+
+impl Start {
+    pub fn new(known: Known) -> Start {
+        let state = GroupState::after(known.max_person_id);
+        Start {
+            known,
+            state,
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// A group routed to its end: what the one-message path stored is written, the new
+/// persons planned after it are not yet.
+pub(super) struct Routed<'a> {
+    pub state: GroupState,
+    pub results: Vec<Option<Stored>>,
+    pub planned: Vec<(usize, NewPerson<'a>)>,
+    /// Some message went through the one-message path.
+    pub one_by_one: bool,
+}
+
+impl Routed<'_> {
+    /// Writes the planned persons.
+    pub async fn write_rest(
+        &mut self,
+        tx: &mut Transaction<'_, Any>,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        write_planned(
+            tx,
+            &mut self.planned,
+            &mut self.state,
+            &mut self.results,
+            now,
+        )
+        .await
+    }
+
+    /// Every message's result, and the profiles of the persons written.
+    pub fn finish(self) -> Result<(Vec<Stored>, Written), StoreError> {
+        let results = self
+            .results
+            .into_iter()
+            .map(|r| {
+                r.ok_or_else(|| {
+                    StoreError::Conflict("a message of the group was not stored".into())
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((results, self.state.written))
+    }
+}
+
+/// Routes every message of the group: the routes given first (planned here), then the rest,
+/// storing through the one-message path what must go that way as it comes.
+pub(super) async fn route_group<'a>(
+    tx: &mut Transaction<'_, Any>,
+    engine: Engine,
+    common_names: &CommonNames,
+    vxus: &[&'a Vxu],
+    start: Start,
+    now: DateTime<Utc>,
+    make_ack: &MakeAck<'_>,
+) -> Result<Routed<'a>, StoreError> {
+    let Start {
+        known,
+        mut state,
+        routes,
+    } = start;
+    let now_text = now_text(now);
+    let routed_ahead = routes.len();
     let mut results: Vec<Option<Stored>> = vec![None; vxus.len()];
-    let mut planned: Vec<(usize, NewPerson<'_>)> = Vec::new();
+    let mut planned: Vec<(usize, NewPerson<'a>)> = Vec::new();
+    let mut one_by_one = false;
+    let mut next_slot = 0;
+    let mut routes = routes.into_iter();
     for (index, vxu) in vxus.iter().copied().enumerate() {
         let ack = |problems: &[Problem]| make_ack(vxu, problems);
-        match state.route(&known, index, vxu) {
+        // A message routed ahead is already in the group state.
+        let ahead = index < routed_ahead;
+        let route = match routes.next() {
+            Some(route) => route,
+            None => state.route(&known, index, vxu),
+        };
+        match route {
             Route::Duplicate(ack, code) => {
                 results[index] = Some(Stored::Duplicate { ack, code });
             }
             Route::New(look_alikes) => {
-                let slot = state.add_person(vxu);
+                let slot = if ahead {
+                    next_slot
+                } else {
+                    state.add_person(vxu)
+                };
+                next_slot = slot + 1;
                 if let Some(person) = &vxu.person {
                     planned.push((index, new_person(vxu, person, look_alikes, slot, &ack)));
                 }
-                state.remember(vxu);
+                if !ahead {
+                    state.remember(vxu);
+                }
             }
             Route::OneByOne => {
+                one_by_one = true;
                 write_planned(tx, &mut planned, &mut state, &mut results, &now_text).await?;
                 let stored = apply::apply_message(tx, engine, vxu, now, &ack).await?;
                 let names = state.touched(vxu, &stored);
@@ -339,14 +456,12 @@ async fn store_group(
             }
         }
     }
-    write_planned(tx, &mut planned, &mut state, &mut results, &now_text).await?;
-    let results = results
-        .into_iter()
-        .map(|r| {
-            r.ok_or_else(|| StoreError::Conflict("a message of the group was not stored".into()))
-        })
-        .collect::<Result<_, _>>()?;
-    Ok((results, state.written))
+    Ok(Routed {
+        state,
+        results,
+        planned,
+        one_by_one,
+    })
 }
 
 /// Writes the new persons planned so far and records their answers.

@@ -21,6 +21,7 @@ pub(crate) mod link;
 pub mod lookup;
 pub mod match_keys;
 pub mod merge;
+mod pipeline;
 mod profile_cache;
 pub mod record;
 pub mod rows;
@@ -34,6 +35,7 @@ use crate::problem::Problem;
 use crate::vxu::Vxu;
 
 pub use facilities::Credential;
+pub use pipeline::GroupWriter;
 
 /// The matching engine's blocking and name-count keys stored for a new person with this
 /// message's data (the bench's raw-INSERT floor writes the same rows as ingest).
@@ -159,6 +161,13 @@ impl Store {
             make_ack,
         )
         .await
+    }
+
+    /// A writer that stores groups one after the other, reading and routing the next group
+    /// while one is written (see `pipeline`). One per store: it assumes it is the store's
+    /// only group writer.
+    pub fn group_writer(&self) -> GroupWriter {
+        GroupWriter::new(self.clone())
     }
 
     /// The answer stored for an earlier message with this facility and control id.
