@@ -6,8 +6,11 @@
 //!
 //! Storing goes through writer tasks that practise group commit: a writer takes every
 //! message waiting in its queue (up to [`MAX_GROUP`]), stores them in one transaction,
-//! commits once, then answers them all; should anything fail, it stores them one by one. Under load this turns one fsync
-//! per message into one per group, and SQLite's single writer never waits on a lock.
+//! commits once, then answers them all; should anything fail, it stores them one by one.
+//! Under load this turns one fsync per message into one per group, and SQLite's single
+//! writer never waits on a lock. SQLite's writer also takes the group waiting behind and has
+//! it read and routed on a second connection while it writes the first
+//! (`store::GroupWriter`), so matching and writing share the two cores.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -430,6 +430,68 @@ async fn a_group_routed_ahead_follows_other_writers_on_sqlite() {
     a_group_routed_ahead_follows_other_writers(Engine::Sqlite).await;
 }
 
+/// The pipelined writer takes the profiles it kept unchecked while it only adds persons and
+/// no one else commits. A message of a known person (here Jan's clinic reporting his new
+/// address) changes a stored profile through the one-message path: what the writer kept
+/// of Jan must not be trusted after that, or Jan's report from another clinic, routed ahead
+/// two groups later, would become a new person instead of linking to him.
+async fn kept_profiles_are_checked_after_the_writer_changed_a_person(engine: Engine) {
+    let codes = CodeTables::embedded();
+    let read = |m: &str| check(&codes, m, Authority::Operator).expect("readable");
+    let moved = vxu("C-2", "M-1", "Nowak", "Jan", "19700101", &[])
+        .replace("12 Elm St^^Flint^MI^48502", "9 Oak Ave^^Lansing^MI^48933");
+    let steps: Vec<Arc<Vxu>> = [
+        vxu("C-1", "M-1", "Nowak", "Jan", "19700101", &[]),
+        moved.clone(),
+        vxu("C-3", "M-3", "Zielinski", "Piotr", "19550505", &[]),
+        moved
+            .replace("C-2", "C-4")
+            .replace("M-1", "M-4")
+            .replace("CLINIC-1", "CLINIC-2"),
+    ]
+    .iter()
+    .map(|m| Arc::new(read(m)))
+    .collect();
+    let plain: Vec<Vxu> = steps.iter().map(|v| (**v).clone()).collect();
+    let reference = imms_db::testing::fresh(engine).await;
+    let expected = stored_one_by_one(&reference.db, &plain).await;
+    let expected_rows = dump(&reference.db).await;
+    let Stored::Applied { person_id: jan, .. } = &expected[0] else {
+        panic!("stored");
+    };
+    assert!(
+        matches!(&expected[3], Stored::Applied { person_id, .. } if person_id == jan),
+        "one by one, the other clinic's report links to Jan: {expected:?}"
+    );
+
+    let db = imms_db::testing::fresh(engine).await;
+    let store = Store::new(db.db.clone());
+    let mut writer = store.group_writer();
+    let now = Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap();
+    let mut got = Vec::new();
+    for i in 0..steps.len() {
+        let next: Vec<Arc<Vxu>> = steps.get(i + 1).cloned().into_iter().collect();
+        for r in writer
+            .store(&[&*steps[i]], &next, now, &make_ack)
+            .await
+            .unwrap()
+        {
+            got.push(r.unwrap());
+        }
+    }
+    assert_eq!(got, expected);
+    assert_same_rows(&expected_rows, &dump(&db.db).await, "kept profiles trusted");
+    db.db.close().await;
+    db.drop_database().await;
+    reference.db.close().await;
+    reference.drop_database().await;
+}
+
+#[tokio::test]
+async fn kept_profiles_are_checked_after_the_writer_changed_a_person_on_sqlite() {
+    kept_profiles_are_checked_after_the_writer_changed_a_person(Engine::Sqlite).await;
+}
+
 /// Generated traffic (new persons, the same persons again, look-alikes), in groups whose
 /// boundaries fall anywhere, as a writer's do: the rows must not depend on where they fall.
 async fn generated_groups_store_what_one_by_one_stores(engine: Engine) {

@@ -62,7 +62,7 @@ pub async fn ingest_group(
     {
         Ok((results, written)) => {
             tx.commit().await?;
-            profiles.remember(written);
+            profiles.remember(written, 0);
             Ok(results.into_iter().map(Ok).collect())
         }
         Err(e) => {

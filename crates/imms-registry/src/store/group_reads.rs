@@ -78,6 +78,19 @@ impl Known {
         common_names: &CommonNames,
         vxus: &[&Vxu],
     ) -> Result<Known, StoreError> {
+        Known::read_trusting(conn, engine, cache, common_names, vxus, 0).await
+    }
+
+    /// As [`Known::read`], with the kept profiles of a trust epoch used unchecked
+    /// (`ProfileCache::read`).
+    pub(crate) async fn read_trusting(
+        conn: &mut AnyConnection,
+        engine: Engine,
+        cache: &ProfileCache,
+        common_names: &CommonNames,
+        vxus: &[&Vxu],
+        epoch: u64,
+    ) -> Result<Known, StoreError> {
         let mut known = Known {
             previous: previous_answers(conn, vxus).await?,
             identifiers: stored_identifiers(conn, vxus).await?,
@@ -116,7 +129,7 @@ impl Known {
         let mut ids: Vec<i64> = found.values().flatten().map(|(id, _)| *id).collect();
         ids.sort_unstable();
         ids.dedup();
-        known.profiles = cache.read(conn, &ids).await?;
+        known.profiles = cache.read(conn, &ids, epoch).await?;
         let mut tf: Vec<&String> = queries.iter().flat_map(|(_, q)| &q.tf_keys).collect();
         tf.sort_unstable();
         tf.dedup();

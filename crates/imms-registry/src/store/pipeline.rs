@@ -47,6 +47,9 @@ pub struct GroupWriter {
     /// The writer's own connection: its `data_version` tells whether anyone else committed.
     conn: Option<PoolConnection<Any>>,
     ahead: Option<Ahead>,
+    /// The connection's `data_version` when the last group began and the profile cache's
+    /// trust epoch then; `None` when that group changed stored persons or failed.
+    trust: Option<(i64, u64)>,
 }
 
 /// A group routed ahead.
@@ -76,6 +79,7 @@ impl GroupWriter {
             store,
             conn: None,
             ahead: None,
+            trust: None,
         }
     }
 
@@ -98,7 +102,8 @@ impl GroupWriter {
             Some(conn) => conn,
             None => self.conn.insert(db.pool().acquire().await?),
         };
-        match store_pipelined(conn, &self.store, group, ahead, next, now, make_ack).await {
+        let trust = &mut self.trust;
+        match store_pipelined(conn, &self.store, trust, group, ahead, next, now, make_ack).await {
             Ok((results, ahead)) => {
                 self.ahead = ahead;
                 Ok(results.into_iter().map(Ok).collect())
@@ -106,6 +111,7 @@ impl GroupWriter {
             Err(e) => {
                 // The connection may be what failed: take a fresh one next time.
                 self.conn = None;
+                self.trust = None;
                 Err(e)
             }
         }
@@ -133,6 +139,7 @@ async fn data_version(conn: &mut AnyConnection) -> Result<i64, StoreError> {
 async fn store_pipelined(
     conn: &mut AnyConnection,
     store: &Store,
+    trust: &mut Option<(i64, u64)>,
     group: &[&Vxu],
     ahead: Option<Ahead>,
     next: &[Arc<Vxu>],
@@ -143,6 +150,12 @@ async fn store_pipelined(
     let mut tx = conn.begin().await?;
     // The first read: the transaction's snapshot begins here.
     let version = data_version(&mut tx).await?;
+    // Profiles kept stay exact while no other connection commits and this writer only
+    // adds persons: the epoch goes on while both hold, from one group to the next.
+    let epoch = match trust.take() {
+        Some((v, epoch)) if v == version => epoch,
+        _ => profiles.new_epoch(),
+    };
     let start = match ahead.filter(|a| a.data_version == version) {
         Some(a) if a.routes.len() == group.len() => Start {
             known: a.known,
@@ -176,11 +189,13 @@ async fn store_pipelined(
     } else {
         Pending::of(&routed)
     };
+    let only_added = !routed.one_by_one;
     let Some(pending) = pending else {
         routed.write_rest(&mut tx, &now_text).await?;
         tx.commit().await?;
         let (results, written) = routed.finish()?;
-        profiles.remember(written);
+        profiles.remember(written, epoch);
+        *trust = only_added.then_some((version, epoch));
         return Ok((results, None));
     };
     let (snapshot_taken, snapshot) = oneshot::channel();
@@ -196,6 +211,7 @@ async fn store_pipelined(
         store.clone(),
         next.to_vec(),
         pending,
+        epoch,
         snapshot_taken,
     ));
     let written = write.await;
@@ -203,7 +219,8 @@ async fn store_pipelined(
     written?;
     let (results, written) = routed.finish()?;
     let ids: Vec<i64> = written.iter().map(|(p, _, _)| p.person_id).collect();
-    profiles.remember(written);
+    profiles.remember(written, epoch);
+    *trust = only_added.then_some((version, epoch));
     // Used only if this group's persons got the ids the view foresaw.
     let ahead = ahead.filter(|(first_id, _)| {
         ids.iter()
@@ -340,6 +357,7 @@ async fn read_ahead(
     store: Store,
     next: Vec<Arc<Vxu>>,
     pending: Pending,
+    epoch: u64,
     snapshot_taken: oneshot::Sender<()>,
 ) -> Option<(i64, Ahead)> {
     let db = &store.db;
@@ -355,12 +373,15 @@ async fn read_ahead(
         .await
         .ok()?;
     let _ = snapshot_taken.send(());
-    let known = Known::read(
+    // The kept profiles of this epoch are taken unchecked: were that wrong, another
+    // connection committed or this writer changed a person, and the group is read again.
+    let known = Known::read_trusting(
         &mut tx,
         Engine::Sqlite,
         &store.profiles,
         &store.common_names,
         &next,
+        epoch,
     )
     .await;
     let _ = tx.rollback().await;

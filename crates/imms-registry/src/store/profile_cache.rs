@@ -11,6 +11,7 @@
 //! process or node stored is seen as before. The matcher's decisions are those of reading everything each time.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use imms_match::{Prepared, Profile};
@@ -30,6 +31,8 @@ const READ_CHUNK: usize = 5_000;
 #[derive(Default)]
 pub(crate) struct ProfileCache {
     entries: Mutex<HashMap<i64, Entry>>,
+    /// The last trust epoch given out (see [`ProfileCache::new_epoch`]).
+    epochs: AtomicU64,
 }
 
 impl std::fmt::Debug for ProfileCache {
@@ -43,27 +46,58 @@ struct Entry {
     addresses: i64,
     /// The whole profile, shared with the groups that use it.
     prepared: Arc<Prepared>,
+    /// The trust epoch it was written or checked in (0: none).
+    epoch: u64,
 }
 
 impl ProfileCache {
     /// The prepared profiles of `ids` (merged-away persons left out), as
     /// [`match_keys::read_profiles`] followed by [`Prepared::from_profile`] would give them.
+    ///
+    /// With a trust epoch (not 0), profiles written or checked in that epoch are used
+    /// without reading the store, and those checked now are marked with it: see
+    /// [`ProfileCache::new_epoch`].
     pub(crate) async fn read(
         &self,
         conn: &mut AnyConnection,
         ids: &[i64],
+        epoch: u64,
     ) -> Result<HashMap<i64, Arc<Prepared>>, StoreError> {
         let mut out = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(READ_CHUNK) {
-            self.read_chunk(conn, chunk, &mut out).await?;
+        let mut unsure = Vec::with_capacity(ids.len());
+        if epoch == 0 {
+            unsure.extend_from_slice(ids);
+        } else {
+            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            for id in ids {
+                match entries.get(id) {
+                    Some(e) if e.epoch == epoch => {
+                        out.insert(*id, e.prepared.clone());
+                    }
+                    _ => unsure.push(*id),
+                }
+            }
+        }
+        for chunk in unsure.chunks(READ_CHUNK) {
+            self.read_chunk(conn, chunk, epoch, &mut out).await?;
         }
         Ok(out)
+    }
+
+    /// A new trust epoch. Its holder promises that nothing changes a stored person's
+    /// profile while the epoch is the one it reads with, except through
+    /// [`ProfileCache::remember`] with that epoch: SQLite's group writer, which takes a new
+    /// epoch whenever another connection committed or it changed stored persons itself
+    /// (`pipeline`). Anything read with a broken promise is thrown away there.
+    pub(crate) fn new_epoch(&self) -> u64 {
+        self.epochs.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     async fn read_chunk(
         &self,
         conn: &mut AnyConnection,
         ids: &[i64],
+        epoch: u64,
         out: &mut HashMap<i64, Arc<Prepared>>,
     ) -> Result<(), StoreError> {
         let inner = format!(
@@ -86,7 +120,7 @@ impl ProfileCache {
         let rows: Vec<(i64, String, String, i64, i64)> = json_rows::fetch(conn, q).await?;
         let mut missing: HashMap<i64, Profile> = HashMap::new();
         {
-            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             for (id, birth_date, sex, names, addresses) in rows {
                 // Id, date of birth and sex prepared as `Prepared::from_profile` does.
                 let bare = Profile {
@@ -96,7 +130,7 @@ impl ProfileCache {
                     ..Default::default()
                 };
                 let head = Prepared::from_profile(&bare);
-                match entries.get(&id) {
+                match entries.get_mut(&id) {
                     // Kept while its counts, date of birth and sex are those just read; a
                     // corrected date of birth or sex is read again like any change.
                     Some(e)
@@ -105,6 +139,7 @@ impl ProfileCache {
                             && e.prepared.birth_date == head.birth_date
                             && e.prepared.sex == head.sex =>
                     {
+                        e.epoch = epoch;
                         out.insert(id, e.prepared.clone());
                     }
                     _ => {
@@ -126,7 +161,7 @@ impl ProfileCache {
                 (p, names, addresses)
             })
             .collect();
-        for (id, profile) in self.keep(prepared) {
+        for (id, profile) in self.keep(prepared, epoch) {
             out.insert(id, profile);
         }
         Ok(())
@@ -135,12 +170,13 @@ impl ProfileCache {
     /// Keeps the profiles of persons a committed group just created, as the store holds
     /// them (with their counts of names and addresses), so that later groups need not read
     /// them back. Only committed persons: an id of a rolled-back insert may be given again.
-    pub(crate) fn remember(&self, written: Vec<(Profile, i64, i64)>) {
-        self.keep(written);
+    /// `epoch`: the trust epoch they were written in (0: none).
+    pub(crate) fn remember(&self, written: Vec<(Profile, i64, i64)>, epoch: u64) {
+        self.keep(written, epoch);
     }
 
     /// Prepares and keeps profiles with their counts; answers them by id.
-    fn keep(&self, profiles: Vec<(Profile, i64, i64)>) -> Vec<(i64, Arc<Prepared>)> {
+    fn keep(&self, profiles: Vec<(Profile, i64, i64)>, epoch: u64) -> Vec<(i64, Arc<Prepared>)> {
         let prepared: Vec<(i64, i64, i64, Arc<Prepared>)> = profiles
             .into_iter()
             .map(|(p, names, addresses)| {
@@ -165,6 +201,7 @@ impl ProfileCache {
                         names,
                         addresses,
                         prepared: prepared.clone(),
+                        epoch,
                     },
                 );
                 (id, prepared)
@@ -219,7 +256,11 @@ mod tests {
             assert_eq!(kept.1, profile.addresses.len() as i64);
             assert_eq!(*kept.2, Prepared::from_profile(profile));
             // And the next group gets the kept profile, not a new read.
-            let again = store.profiles.read(&mut conn, &[person_id]).await.unwrap();
+            let again = store
+                .profiles
+                .read(&mut conn, &[person_id], 0)
+                .await
+                .unwrap();
             assert!(Arc::ptr_eq(&again[&person_id], &kept.2));
         }
     );
