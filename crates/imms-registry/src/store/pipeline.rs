@@ -13,6 +13,8 @@
 //! begins: no other connection committed since the group before began (SQLite's
 //! `data_version` on the writer's own connection), the group before took no one-message
 //! path, and its persons got the ids foreseen. Otherwise the next group is read again.
+//! Under the same condition the routing ahead takes the profiles this writer wrote or
+//! checked without checking them against the store again (`ProfileCache::new_epoch`).
 //! `tests/group_commit.rs` checks that the rows and answers are those of storing one by one.
 
 use std::collections::{HashMap, HashSet};

@@ -9,6 +9,11 @@
 //! persons row (date of birth, sex, merged or not) and the two counts; a kept profile is used
 //! only when the counts, the date of birth and the sex all still match, so what another
 //! process or node stored is seen as before. The matcher's decisions are those of reading everything each time.
+//!
+//! One exception: SQLite's group writer, while no other connection commits and it only adds
+//! persons, takes the profiles it wrote or checked unchecked when it routes a group ahead (a
+//! trust epoch, [`ProfileCache::new_epoch`]); should either stop being true, it reads that
+//! group again (`pipeline`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
