@@ -292,41 +292,74 @@ async fn a_group_stores_what_one_by_one_stores_on_postgres() {
     a_group_stores_what_one_by_one_stores(Engine::Postgres).await;
 }
 
+/// Jan Nowak's messages for the tests of kept profiles: Jan at Elm St (CLINIC-1, M-1),
+/// Piotr born on `piotr_born` (a candidate of Jan's whose profile a store reads and keeps
+/// when born the same day), Jan's clinic reporting his move to Oak Ave, and another clinic's
+/// record of Jan at the new address, which links to Jan only where his move is seen.
+fn jan_moves(piotr_born: &str) -> [Vxu; 4] {
+    let codes = CodeTables::embedded();
+    let read = |m: &str| check(&codes, m, Authority::Operator).expect("readable");
+    let moved = vxu("C-3", "M-1", "Nowak", "Jan", "19700101", &[])
+        .replace("12 Elm St^^Flint^MI^48502", "9 Oak Ave^^Lansing^MI^48933");
+    [
+        read(&vxu("C-1", "M-1", "Nowak", "Jan", "19700101", &[])),
+        read(&vxu("C-2", "M-2", "Zielinski", "Piotr", piotr_born, &[])),
+        read(&moved),
+        read(
+            &moved
+                .replace("C-3", "C-4")
+                .replace("M-1", "M-4")
+                .replace("CLINIC-1", "CLINIC-2"),
+        ),
+    ]
+}
+
+/// A database holding messages stored one by one, their answers and its rows.
+type Reference = (
+    imms_db::testing::TestDatabase,
+    Vec<Stored>,
+    Vec<(String, Vec<String>)>,
+);
+
+/// `steps` stored one by one in a fresh database, where the last one must link to the
+/// first one's person: the database, the answers and the rows.
+async fn jan_one_by_one(engine: Engine, steps: &[Vxu]) -> Reference {
+    let reference = imms_db::testing::fresh(engine).await;
+    let expected = stored_one_by_one(&reference.db, steps).await;
+    let rows = dump(&reference.db).await;
+    let Stored::Applied { person_id: jan, .. } = &expected[0] else {
+        panic!("stored");
+    };
+    assert!(
+        matches!(expected.last(), Some(Stored::Applied { person_id, .. }) if person_id == jan),
+        "one by one, the other clinic's record links to Jan: {expected:?}"
+    );
+    (reference, expected, rows)
+}
+
+/// The answers and rows in `db` are the reference's; both databases are dropped.
+async fn assert_as_reference(
+    db: imms_db::testing::TestDatabase,
+    got: &[Stored],
+    reference: Reference,
+    what: &str,
+) {
+    let (reference, expected, expected_rows) = reference;
+    assert_eq!(got, expected, "{what}");
+    assert_same_rows(&expected_rows, &dump(&db.db).await, what);
+    db.db.close().await;
+    db.drop_database().await;
+    reference.db.close().await;
+    reference.drop_database().await;
+}
+
 /// A group reuses the candidate profiles an earlier group of the same store read. Another
 /// writer (here a second store over the same database, as another process would be) adds
 /// an address to a person after that: the next group must see it, and decide as storing one
 /// by one decides (the new street makes the look-alike a corroborated match).
 async fn profiles_kept_between_groups_follow_other_writers(engine: Engine) {
-    let codes = CodeTables::embedded();
-    let read = |m: &str| check(&codes, m, Authority::Operator).expect("readable");
-    let moved = vxu("C-3", "M-1", "Nowak", "Jan", "19700101", &[])
-        .replace("12 Elm St^^Flint^MI^48502", "9 Oak Ave^^Lansing^MI^48933");
-    let steps: Vec<Vxu> = [
-        vxu("C-1", "M-1", "Nowak", "Jan", "19700101", &[]),
-        // Same date of birth: a candidate whose profile this store reads and keeps.
-        vxu("C-2", "M-2", "Zielinski", "Piotr", "19700101", &[]),
-        moved.clone(),
-        // Another clinic's record of Jan at the new address.
-        moved
-            .replace("C-3", "C-4")
-            .replace("M-1", "M-4")
-            .replace("CLINIC-1", "CLINIC-2"),
-    ]
-    .iter()
-    .map(|m| read(m))
-    .collect();
-
-    let reference = imms_db::testing::fresh(engine).await;
-    let expected = stored_one_by_one(&reference.db, &steps).await;
-    let expected_rows = dump(&reference.db).await;
-    let Stored::Applied { person_id: jan, .. } = &expected[0] else {
-        panic!("stored");
-    };
-    assert!(
-        matches!(&expected[3], Stored::Applied { person_id, .. } if person_id == jan),
-        "one by one, the last message links to Jan: {expected:?}"
-    );
-
+    let steps = jan_moves("19700101");
+    let reference = jan_one_by_one(engine, &steps).await;
     let db = imms_db::testing::fresh(engine).await;
     let kept = Store::new(db.db.clone());
     let other = Store::new(db.db.clone());
@@ -342,13 +375,7 @@ async fn profiles_kept_between_groups_follow_other_writers(engine: Engine) {
             }
         }
     }
-    assert_eq!(got, expected);
-    let rows = dump(&db.db).await;
-    assert_same_rows(&expected_rows, &rows, "kept profiles");
-    db.db.close().await;
-    db.drop_database().await;
-    reference.db.close().await;
-    reference.drop_database().await;
+    assert_as_reference(db, &got, reference, "kept profiles").await;
 }
 
 #[tokio::test]
@@ -366,26 +393,8 @@ async fn profiles_kept_between_groups_follow_other_writers_on_postgres() {
 /// adds Jan's new address), the group must be read again: routed ahead, Jan's report from
 /// the other clinic would become a new person instead of linking to him.
 async fn a_group_routed_ahead_follows_other_writers(engine: Engine) {
-    let codes = CodeTables::embedded();
-    let read = |m: &str| check(&codes, m, Authority::Operator).expect("readable");
-    let moved = vxu("C-3", "M-1", "Nowak", "Jan", "19700101", &[])
-        .replace("12 Elm St^^Flint^MI^48502", "9 Oak Ave^^Lansing^MI^48933");
-    let steps: Vec<Vxu> = [
-        vxu("C-1", "M-1", "Nowak", "Jan", "19700101", &[]),
-        vxu("C-2", "M-2", "Zielinski", "Piotr", "19700101", &[]),
-        moved.clone(),
-        moved
-            .replace("C-3", "C-4")
-            .replace("M-1", "M-4")
-            .replace("CLINIC-1", "CLINIC-2"),
-    ]
-    .iter()
-    .map(|m| read(m))
-    .collect();
-    let reference = imms_db::testing::fresh(engine).await;
-    let expected = stored_one_by_one(&reference.db, &steps).await;
-    let expected_rows = dump(&reference.db).await;
-
+    let steps = jan_moves("19700101");
+    let reference = jan_one_by_one(engine, &steps).await;
     let db = imms_db::testing::fresh(engine).await;
     let store = Store::new(db.db.clone());
     let mut writer = store.group_writer();
@@ -400,7 +409,7 @@ async fn a_group_routed_ahead_follows_other_writers(engine: Engine) {
     {
         got.push(r.unwrap());
     }
-    // Stores Piotr while Jan's report from the other clinic is routed ahead.
+    // Stores Piotr while Jan's record from the other clinic is routed ahead.
     for r in writer
         .store(&[&steps[1]], &shared(3), now, &make_ack)
         .await
@@ -417,12 +426,7 @@ async fn a_group_routed_ahead_follows_other_writers(engine: Engine) {
     {
         got.push(r.unwrap());
     }
-    assert_eq!(got, expected);
-    assert_same_rows(&expected_rows, &dump(&db.db).await, "routed ahead");
-    db.db.close().await;
-    db.drop_database().await;
-    reference.db.close().await;
-    reference.drop_database().await;
+    assert_as_reference(db, &got, reference, "routed ahead").await;
 }
 
 #[tokio::test]
@@ -436,55 +440,28 @@ async fn a_group_routed_ahead_follows_other_writers_on_sqlite() {
 /// of Jan must not be trusted after that, or Jan's report from another clinic, routed ahead
 /// two groups later, would become a new person instead of linking to him.
 async fn kept_profiles_are_checked_after_the_writer_changed_a_person(engine: Engine) {
-    let codes = CodeTables::embedded();
-    let read = |m: &str| check(&codes, m, Authority::Operator).expect("readable");
-    let moved = vxu("C-2", "M-1", "Nowak", "Jan", "19700101", &[])
-        .replace("12 Elm St^^Flint^MI^48502", "9 Oak Ave^^Lansing^MI^48933");
-    let steps: Vec<Arc<Vxu>> = [
-        vxu("C-1", "M-1", "Nowak", "Jan", "19700101", &[]),
-        moved.clone(),
-        vxu("C-3", "M-3", "Zielinski", "Piotr", "19550505", &[]),
-        moved
-            .replace("C-2", "C-4")
-            .replace("M-1", "M-4")
-            .replace("CLINIC-1", "CLINIC-2"),
-    ]
-    .iter()
-    .map(|m| Arc::new(read(m)))
-    .collect();
-    let plain: Vec<Vxu> = steps.iter().map(|v| (**v).clone()).collect();
-    let reference = imms_db::testing::fresh(engine).await;
-    let expected = stored_one_by_one(&reference.db, &plain).await;
-    let expected_rows = dump(&reference.db).await;
-    let Stored::Applied { person_id: jan, .. } = &expected[0] else {
-        panic!("stored");
-    };
-    assert!(
-        matches!(&expected[3], Stored::Applied { person_id, .. } if person_id == jan),
-        "one by one, the other clinic's report links to Jan: {expected:?}"
-    );
-
+    // Piotr, born another day, is no candidate of Jan's: the group storing him reads
+    // nothing of Jan while Jan's record from the other clinic is routed ahead.
+    let [jan, piotr, moved, other_clinic] = jan_moves("19550505");
+    let steps = [jan, moved, piotr, other_clinic];
+    let reference = jan_one_by_one(engine, &steps).await;
+    let shared: Vec<Arc<Vxu>> = steps.iter().cloned().map(Arc::new).collect();
     let db = imms_db::testing::fresh(engine).await;
     let store = Store::new(db.db.clone());
     let mut writer = store.group_writer();
     let now = Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap();
     let mut got = Vec::new();
-    for i in 0..steps.len() {
-        let next: Vec<Arc<Vxu>> = steps.get(i + 1).cloned().into_iter().collect();
+    for (i, step) in shared.iter().enumerate() {
+        let next: Vec<Arc<Vxu>> = shared.get(i + 1).cloned().into_iter().collect();
         for r in writer
-            .store(&[&*steps[i]], &next, now, &make_ack)
+            .store(&[&**step], &next, now, &make_ack)
             .await
             .unwrap()
         {
             got.push(r.unwrap());
         }
     }
-    assert_eq!(got, expected);
-    assert_same_rows(&expected_rows, &dump(&db.db).await, "kept profiles trusted");
-    db.db.close().await;
-    db.drop_database().await;
-    reference.db.close().await;
-    reference.drop_database().await;
+    assert_as_reference(db, &got, reference, "kept profiles trusted").await;
 }
 
 #[tokio::test]
