@@ -37,12 +37,6 @@ use crate::vxu::Vxu;
 pub use facilities::Credential;
 pub use pipeline::GroupWriter;
 
-/// The matching engine's blocking and name-count keys stored for a new person with this
-/// message's data (the bench's raw-INSERT floor writes the same rows as ingest).
-pub fn match_keys_of(person_id: i64, person: &imms_core::Person) -> Vec<String> {
-    match_keys::keys_of(person_id, person)
-}
-
 /// Builds a message's answer from all its problems: (MSA-1, the ACK text).
 pub type MakeAck<'a> = dyn Fn(&Vxu, &[Problem]) -> (AckCode, String) + Sync + 'a;
 /// Per-message results of a group, or the group's own failure.

@@ -214,6 +214,7 @@ async fn store_pipelined(
         next.to_vec(),
         pending,
         epoch,
+        version,
         snapshot_taken,
     ));
     let written = write.await;
@@ -229,13 +230,7 @@ async fn store_pipelined(
             .enumerate()
             .all(|(i, id)| *id == first_id + i as i64)
     });
-    Ok((
-        results,
-        ahead.map(|(_, mut a)| {
-            a.data_version = version;
-            a
-        }),
-    ))
+    Ok((results, ahead.map(|(_, a)| a)))
 }
 
 impl Pending {
@@ -353,13 +348,15 @@ impl Pending {
 
 /// Reads the next group from a snapshot taken before the group being written commits
 /// (told through `snapshot_taken`), lays that group's persons over it and routes the
-/// messages it can. Answers the first id foreseen for the group being written, and the
-/// group routed ahead; `None` when anything failed (the group is then read when written).
+/// messages it can. `data_version`: the writer connection's when the group being written
+/// began. Answers the first id foreseen for the group being written, and the group routed
+/// ahead; `None` when anything failed (the group is then read when written).
 async fn read_ahead(
     store: Store,
     next: Vec<Arc<Vxu>>,
     pending: Pending,
     epoch: u64,
+    data_version: i64,
     snapshot_taken: oneshot::Sender<()>,
 ) -> Option<(i64, Ahead)> {
     let db = &store.db;
@@ -422,7 +419,7 @@ async fn read_ahead(
             known,
             state,
             routes,
-            data_version: 0,
+            data_version,
         },
     ))
 }

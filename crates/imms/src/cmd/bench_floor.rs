@@ -43,11 +43,13 @@ impl Floor {
             let columns = columns(db, table).await?;
             let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
             let tie = match person_column {
-                Some(c) => names
-                    .iter()
-                    .position(|n| *n == c)
-                    .ok_or_else(|| anyhow::anyhow!("{table} has no column {c}"))?,
-                None => usize::MAX,
+                Some(c) => Some(
+                    names
+                        .iter()
+                        .position(|n| *n == c)
+                        .ok_or_else(|| anyhow::anyhow!("{table} has no column {c}"))?,
+                ),
+                None => None,
             };
             // A leaked statement head: a handful per run, and `Rows` keeps `&'static str`.
             let head: &'static str =
@@ -55,12 +57,13 @@ impl Floor {
             let order = person_column.unwrap_or(names[0]);
             let found = all_rows(db, table, &names, order).await?;
             for (position, row) in found.into_iter().enumerate() {
-                let chunk = if tie == usize::MAX {
-                    position / MAX_GROUP
-                } else {
-                    // Persons are numbered from 1 in the order the import created them.
-                    let person = row.get(tie).and_then(|v| v.as_i64()).unwrap_or(1);
-                    (person.max(1) as usize - 1) / MAX_GROUP
+                let chunk = match tie {
+                    None => position / MAX_GROUP,
+                    Some(tie) => {
+                        // Persons are numbered from 1 in the order the import created them.
+                        let person = row.get(tie).and_then(|v| v.as_i64()).unwrap_or(1);
+                        (person.max(1) as usize - 1) / MAX_GROUP
+                    }
                 };
                 while transactions.len() <= chunk {
                     transactions.push(Vec::new());
