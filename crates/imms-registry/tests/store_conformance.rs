@@ -480,9 +480,129 @@ imms_db::conformance_test!(
                 "the keys were moved into match_keys"
             );
         }
+        let counts = match_keys::name_counts(&mut conn, &["FN|OKAFOR", "GN|MAREN"], false)
+            .await
+            .unwrap();
+        assert_eq!(counts["FN|OKAFOR"], 1, "the load counted its names");
+        assert_eq!(counts["GN|MAREN"], 1);
         assert!(
             BulkLoad::begin(&mut conn, engine).await.unwrap().is_none(),
             "a store that holds persons keeps its indexes"
         );
+    }
+);
+
+/// Per name key: (the count [`match_keys::name_counts`] gives, the blocking keys' own
+/// count). Equal when PostgreSQL's triggers kept table `name_counts` right.
+async fn name_counts_against_keys(db: &Database) -> Vec<(String, i64, i64)> {
+    use imms_registry::store::match_keys;
+    let counted: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT block_key, COUNT(*) FROM match_keys \
+         WHERE substr(block_key, 1, 3) IN ('FN|', 'GN|') GROUP BY block_key ORDER BY block_key",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    let keys: Vec<&str> = counted.iter().map(|(k, _)| k.as_str()).collect();
+    let mut conn = db.pool().acquire().await.unwrap();
+    let kept = match_keys::name_counts(&mut conn, &keys, false)
+        .await
+        .unwrap();
+    counted
+        .iter()
+        .map(|(k, n)| (k.clone(), kept[k], *n))
+        .collect()
+}
+
+imms_db::conformance_test!(
+    name_counts_follow_every_write_of_the_blocking_keys,
+    |db: Database| async move {
+        use imms_registry::store::match_keys;
+        let ing = ingestor(db.clone());
+        // Three Parks (one sent twice, one a Ji), stored one by one and as a group.
+        let one = vxu("NC-1", "NC-A", "Park", "Ji", "19850505", &[]);
+        let again = one.replace("NC-1", "NC-1B");
+        let two = vxu("NC-2", "NC-B", "Park", "Min", "19900101", &[]);
+        let three = vxu("NC-3", "NC-C", "Park", "Ji", "19700707", &[]);
+        assert_eq!(
+            ing.process(&one, Authority::Operator).await.unwrap().code,
+            AckCode::Accept
+        );
+        for o in ing
+            .process_batch(&[&again, &two, &three], Authority::Operator)
+            .await
+        {
+            assert_eq!(o.unwrap().code, AckCode::Accept);
+        }
+        for (key, kept, counted) in name_counts_against_keys(&db).await {
+            assert_eq!(kept, counted, "{key}");
+        }
+        let count = |key: &'static str| {
+            let db = db.clone();
+            async move {
+                let mut conn = db.pool().acquire().await.unwrap();
+                match_keys::name_counts(&mut conn, &[key], true)
+                    .await
+                    .unwrap()[key]
+            }
+        };
+        assert_eq!(count("FN|PARK").await, 3);
+        assert_eq!(count("GN|JI").await, 2);
+        assert_eq!(count("GN|NOBODY").await, 0);
+
+        // A reindex (after a correction or a merge) deletes and writes a person's keys.
+        let id = ing
+            .store()
+            .person_by_identifier("CLINIC-1", "NC-B")
+            .await
+            .unwrap()
+            .unwrap();
+        let mut tx = db.pool().begin().await.unwrap();
+        match_keys::reindex(&mut tx, id).await.unwrap();
+        sqlx::query("DELETE FROM match_keys WHERE person_id = $1 AND block_key = 'GN|MIN'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(count("FN|PARK").await, 3);
+        assert_eq!(count("GN|MIN").await, 0);
+
+        // A session that has ended leaves its counts, folded into one row per name.
+        let mut gone = db.pool().acquire().await.unwrap().detach();
+        sqlx::query("INSERT INTO match_keys (block_key, person_id) VALUES ('GN|MIN', $1)")
+            .bind(id)
+            .execute(&mut gone)
+            .await
+            .unwrap();
+        sqlx::Connection::close(gone).await.unwrap();
+        if db.engine() == imms_db::Engine::Postgres {
+            // The server forgets a closed session shortly after the client hangs up.
+            for _ in 0..100 {
+                match_keys::fold_name_counts(&db).await.unwrap();
+                let (rows,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM name_counts WHERE name_key = 'GN|MIN' AND shard <> 0",
+                )
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+                if rows == 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            let (left,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM name_counts WHERE shard <> 0 \
+                 AND shard NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)",
+            )
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+            assert_eq!(left, 0, "rows of ended sessions are folded");
+        }
+        assert_eq!(count("GN|MIN").await, 1);
+        for (key, kept, counted) in name_counts_against_keys(&db).await {
+            assert_eq!(kept, counted, "{key}");
+        }
     }
 );

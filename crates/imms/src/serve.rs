@@ -144,6 +144,7 @@ pub async fn run(config: Config, demo: Option<usize>) -> anyhow::Result<std::pro
         limits: imms_registry::mllp::MllpLimits::default(),
     });
     tokio::spawn(imms_registry::mllp::serve(mllp_listener, mllp, shutdown()));
+    tokio::spawn(fold_name_counts(app.clone()));
     tracing::info!(%addr, %mllp_addr, engine = app.store().database().engine().name(), "imms is serving");
     println!("imms MLLP listening at {mllp_addr}");
     println!("imms is running at http://{addr} (public URL {}): portal at /, console at /console, identity provider at /idp, HL7 v2 over HTTP at /hl7/v2, health at /healthz", app.config.public_url);
@@ -155,6 +156,20 @@ pub async fn run(config: Config, demo: Option<usize>) -> anyhow::Result<std::pro
         .await?;
     app.store().database().close().await;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Keeps the matcher's name counts to one row per name on PostgreSQL (see
+/// `match_keys::fold_name_counts`): at start-up, then every ten minutes.
+async fn fold_name_counts(app: Arc<App>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        if let Err(e) =
+            imms_registry::store::match_keys::fold_name_counts(app.store().database()).await
+        {
+            tracing::warn!(error = %e, "folding name counts failed; will try again");
+        }
+    }
 }
 
 async fn shutdown() {

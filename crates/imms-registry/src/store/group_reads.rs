@@ -153,6 +153,47 @@ impl Known {
     }
 }
 
+/// The rows of `table` whose `fixed` columns equal the first bound values and whose
+/// `probed` column equals one of the `n` values bound after them: one index look-up per
+/// value, however many rows share the fixed columns.
+///
+/// SQLite does that with an IN list. PostgreSQL's planner, given a long IN list, may scan
+/// every row with the fixed columns and filter (a bulk import's statistics are stale, and
+/// a single facility holds most of the table), which makes each group's read grow with
+/// the table; a lateral look-up per value cannot be planned as a scan.
+fn probe_sql(
+    style: Placeholders,
+    table: &str,
+    fixed: &[&str],
+    probed: &str,
+    select: &[&str],
+    n: usize,
+) -> String {
+    let fixed_equal: String = fixed
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = {} AND ", style.nth(i + 1)))
+        .collect();
+    match style {
+        Placeholders::Positional => format!(
+            "SELECT {} FROM {table} WHERE {fixed_equal}{probed} IN ({})",
+            select.join(", "),
+            style.list(fixed.len() + 1, n)
+        ),
+        Placeholders::Numbered => format!(
+            "SELECT {} FROM (VALUES {}) AS probe(v) CROSS JOIN LATERAL \
+             (SELECT {} FROM {table} WHERE {fixed_equal}{probed} = probe.v LIMIT 1) found",
+            select
+                .iter()
+                .map(|c| format!("found.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            style.value_lists_from(fixed.len() + 1, n, 1),
+            select.join(", "),
+        ),
+    }
+}
+
 /// Groups items by a key, keeping the order of first appearance.
 fn grouped<K: Eq + std::hash::Hash + Clone, V>(
     items: impl Iterator<Item = (K, V)>,
@@ -183,10 +224,13 @@ async fn previous_answers(
     for (facility, controls) in by_facility {
         let style = Placeholders::of(conn);
         for chunk in controls.chunks(READ_CHUNK) {
-            let sql = format!(
-                "SELECT control_id, ack, outcome FROM messages WHERE facility_id = {} AND control_id IN ({})",
-                style.nth(1),
-                style.list(2, chunk.len())
+            let sql = probe_sql(
+                style,
+                "messages",
+                &["facility_id"],
+                "control_id",
+                &["control_id", "ack", "outcome"],
+                chunk.len(),
             );
             let mut q = sqlx::query_as::<_, (String, String, String)>(&sql)
                 .persistent(false)
@@ -221,11 +265,13 @@ async fn stored_identifiers(
     for ((facility, id_type), values) in by_kind {
         let style = Placeholders::of(conn);
         for chunk in values.chunks(READ_CHUNK) {
-            let sql = format!(
-                "SELECT value FROM person_identifiers WHERE facility_id = {} AND id_type = {} AND value IN ({})",
-                style.nth(1),
-                style.nth(2),
-                style.list(3, chunk.len())
+            let sql = probe_sql(
+                style,
+                "person_identifiers",
+                &["facility_id", "id_type"],
+                "value",
+                &["value"],
+                chunk.len(),
             );
             let mut q = sqlx::query_as::<_, (String,)>(&sql)
                 .persistent(false)
@@ -256,10 +302,13 @@ async fn stored_orders(
     for (facility, orders) in by_facility {
         let style = Placeholders::of(conn);
         for chunk in orders.chunks(READ_CHUNK) {
-            let sql = format!(
-                "SELECT filler_order_number FROM immunizations WHERE facility_id = {} AND filler_order_number IN ({})",
-                style.nth(1),
-                style.list(2, chunk.len())
+            let sql = probe_sql(
+                style,
+                "immunizations",
+                &["facility_id"],
+                "filler_order_number",
+                &["filler_order_number"],
+                chunk.len(),
             );
             let mut q = sqlx::query_as::<_, (String,)>(&sql)
                 .persistent(false)
@@ -340,4 +389,30 @@ async fn candidates(
         list.truncate(MAX_CANDIDATES);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_are_an_in_list_on_sqlite_and_lateral_look_ups_on_postgres() {
+        let cols = ["control_id", "ack"];
+        assert_eq!(
+            probe_sql(
+                Placeholders::Positional,
+                "messages",
+                &["facility_id"],
+                "control_id",
+                &cols,
+                2
+            ),
+            "SELECT control_id, ack FROM messages WHERE facility_id = ? AND control_id IN (?, ?)"
+        );
+        assert_eq!(
+            probe_sql(Placeholders::Numbered, "messages", &["facility_id"], "control_id", &cols, 2),
+            "SELECT found.control_id, found.ack FROM (VALUES ($2), ($3)) AS probe(v) CROSS JOIN LATERAL \
+             (SELECT control_id, ack FROM messages WHERE facility_id = $1 AND control_id = probe.v LIMIT 1) found"
+        );
+    }
 }

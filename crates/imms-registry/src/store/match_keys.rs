@@ -471,10 +471,21 @@ pub async fn name_counts(
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
+    let style = Placeholders::of(conn);
+    let count = match style {
+        // The keys themselves, from the covering index.
+        Placeholders::Positional => format!(
+            "(SELECT COUNT(*) FROM (SELECT 1 FROM match_keys WHERE block_key = q.k LIMIT {TF_CAP}) t)"
+        ),
+        // The count table the triggers of migration 0310 keep (one row per session).
+        Placeholders::Numbered => {
+            "(SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM name_counts c WHERE c.name_key = q.k)"
+                .to_string()
+        }
+    };
     let sql = format!(
-        "WITH q(k) AS (VALUES {}) SELECT k, \
-         (SELECT COUNT(*) FROM (SELECT 1 FROM match_keys WHERE block_key = q.k LIMIT {TF_CAP}) t) AS n FROM q",
-        Placeholders::of(conn).value_lists(keys.len(), 1)
+        "WITH q(k) AS (VALUES {}) SELECT k, {count} AS n FROM q",
+        style.value_lists(keys.len(), 1)
     );
     let sql = json_rows::wrap(conn, &sql, &["k", "n"], "");
     let mut q = sqlx::query_as(&sql).persistent(persistent);
@@ -482,7 +493,24 @@ pub async fn name_counts(
         q = q.bind(*k);
     }
     let rows: Vec<(String, i64)> = json_rows::fetch(conn, q).await?;
-    Ok(rows.into_iter().collect())
+    // Capped as the key-by-key count is, so that answers do not depend on the engine.
+    Ok(rows
+        .into_iter()
+        .map(|(k, n)| (k, n.clamp(0, TF_CAP)))
+        .collect())
+}
+
+/// On PostgreSQL, moves the name counts of database sessions that have ended into one row
+/// per name (each session counts into its own row so that writers never wait on each
+/// other; without folding, a long-running registry would gather a row per connection it
+/// ever opened). Nothing to do on SQLite, which counts the keys themselves.
+pub async fn fold_name_counts(db: &imms_db::Database) -> Result<(), StoreError> {
+    if db.engine() == imms_db::Engine::Postgres {
+        sqlx::query("SELECT fold_name_counts()")
+            .execute(db.pool())
+            .await?;
+    }
+    Ok(())
 }
 
 /// An estimate of the number of persons, read from the primary key's end (no count scan).
