@@ -77,6 +77,8 @@ pub(super) struct InGroup {
     /// Known once written.
     pub id: Option<i64>,
     prepared: Prepared,
+    /// Its blocking and name keys, until its rows are planned (they are written as is).
+    keys: Vec<String>,
 }
 
 /// What the group has done so far, beyond what [`Known`] read before it began.
@@ -249,10 +251,15 @@ impl GroupState {
         let slot = self.persons.len();
         if let Some(person) = &vxu.person {
             let prepared = Prepared::from_profile(&profile_of(provisional_id(slot), person));
-            for k in keys::person_keys(&prepared) {
-                self.key_index.entry(k).or_default().push(slot);
+            let keys = keys::person_keys(&prepared);
+            for k in &keys {
+                self.key_index.entry(k.clone()).or_default().push(slot);
             }
-            self.persons.push(InGroup { id: None, prepared });
+            self.persons.push(InGroup {
+                id: None,
+                prepared,
+                keys,
+            });
         }
         slot
     }
@@ -436,7 +443,15 @@ pub(super) async fn route_group<'a>(
                 };
                 next_slot = slot + 1;
                 if let Some(person) = &vxu.person {
-                    planned.push((index, new_person(vxu, person, look_alikes, slot, &ack)));
+                    let keys = state
+                        .persons
+                        .get_mut(slot)
+                        .map(|p| std::mem::take(&mut p.keys))
+                        .unwrap_or_default();
+                    planned.push((
+                        index,
+                        new_person(vxu, person, look_alikes, keys, slot, &ack),
+                    ));
                 }
                 if !ahead {
                     state.remember(vxu);

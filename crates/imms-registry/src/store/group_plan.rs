@@ -26,6 +26,8 @@ pub(crate) struct NewPerson<'a> {
     /// once, for the writer and for the profile kept after the commit.
     pub names: Vec<[String; 7]>,
     pub addresses: Vec<(&'a Address, String, String)>,
+    /// The person's blocking and name keys (`keys::person_keys`), as routing found them.
+    pub keys: Vec<String>,
     pub problems: Vec<Problem>,
     pub code: AckCode,
     pub ack: String,
@@ -38,6 +40,7 @@ pub(crate) fn new_person<'a>(
     vxu: &'a Vxu,
     person: &'a Person,
     look_alikes: Vec<i64>,
+    keys: Vec<String>,
     slot: usize,
     make_ack: &(dyn Fn(&[Problem]) -> (AckCode, String) + Sync),
 ) -> NewPerson<'a> {
@@ -88,6 +91,7 @@ pub(crate) fn new_person<'a>(
         person_observations,
         names: name_rows(person),
         addresses: address_rows(person),
+        keys,
         problems,
         code,
         ack,

@@ -1,10 +1,8 @@
 //! Writes the new persons of a group with one multi-row statement per table.
 
-use imms_match::{keys, Prepared};
 use sqlx::AnyConnection;
 
 use super::group_plan::{kin_rows, phone_rows, NewPerson};
-use super::match_keys::profile_of;
 use super::rows::{Rows, Value};
 use super::{StoreError, Stored};
 
@@ -157,8 +155,7 @@ pub(crate) async fn write_new_persons(
                 now.into(),
             ]);
         }
-        let profile = profile_of(id, p);
-        for k in keys::person_keys(&Prepared::from_profile(&profile)) {
+        for k in &plan.keys {
             match_keys.push(vec![k.into(), id.into()]);
         }
         let others: Vec<i64> = plan

@@ -91,13 +91,21 @@ impl Rows {
     }
 
     fn statements(&self, style: Placeholders) -> impl Iterator<Item = (String, &[Value])> {
+        self.statements_ending(style, self.tail)
+    }
+
+    fn statements_ending<'a>(
+        &'a self,
+        style: Placeholders,
+        tail: &'a str,
+    ) -> impl Iterator<Item = (String, &'a [Value])> {
         let per_statement = (MAX_VALUES / self.columns).max(1) * self.columns;
         self.values.chunks(per_statement).map(move |chunk| {
             let sql = format!(
                 "{} VALUES {} {}",
                 self.head,
                 style.value_lists(chunk.len() / self.columns, self.columns),
-                self.tail
+                tail
             );
             (sql, chunk)
         })
@@ -122,6 +130,9 @@ impl Rows {
 
     /// Inserts the rows (the tail must be `RETURNING id`); answers their ids in row order.
     pub async fn returning_ids(&self, conn: &mut AnyConnection) -> Result<Vec<i64>, StoreError> {
+        if Placeholders::of(conn) == Placeholders::Positional {
+            return self.numbered_by_sqlite(conn).await;
+        }
         let mut out = Vec::with_capacity(self.len());
         for (sql, chunk) in self.statements(Placeholders::of(conn)) {
             let mut q = sqlx::query_as::<_, (i64,)>(&sql).persistent(false);
@@ -148,6 +159,37 @@ impl Rows {
                 self.len(),
                 out.len()
             )));
+        }
+        Ok(out)
+    }
+
+    /// SQLite: inserts the rows without `RETURNING` and answers the ids SQLite gave them.
+    /// A rowid table gives each new row the highest rowid plus one, in the order of the
+    /// VALUES list, so one statement's rows are numbered consecutively up to
+    /// `last_insert_rowid()` (the pipelined writer foresees ids by the same rule).
+    /// `RETURNING` would hand every id back as a row of its own through the driver's
+    /// worker thread, a few microseconds each on the writer's path.
+    async fn numbered_by_sqlite(&self, conn: &mut AnyConnection) -> Result<Vec<i64>, StoreError> {
+        let mut out = Vec::with_capacity(self.len());
+        for (sql, chunk) in self.statements_ending(Placeholders::Positional, "") {
+            let rows = (chunk.len() / self.columns) as i64;
+            let mut q = sqlx::query(&sql).persistent(false);
+            for v in chunk {
+                q = match v {
+                    Value::Int(i) => q.bind(*i),
+                    Value::Text(t) => q.bind(t.as_deref()),
+                };
+            }
+            let inserted = q.execute(&mut *conn).await?.rows_affected() as i64;
+            let (last,): (i64,) = sqlx::query_as("SELECT last_insert_rowid()")
+                .fetch_one(&mut *conn)
+                .await?;
+            if inserted != rows || last < rows {
+                return Err(StoreError::Conflict(format!(
+                    "{rows} rows to insert, {inserted} inserted"
+                )));
+            }
+            out.extend(last - rows + 1..=last);
         }
         Ok(out)
     }
