@@ -3,7 +3,9 @@
 //! because on SQLite every statement is a hand-off to the driver's worker thread and on
 //! PostgreSQL a round trip.
 
-use sqlx::AnyConnection;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection};
 
 use super::StoreError;
 
@@ -115,15 +117,10 @@ impl Rows {
     pub async fn execute(&self, conn: &mut AnyConnection) -> Result<u64, StoreError> {
         let mut inserted = 0;
         for (sql, chunk) in self.statements(Placeholders::of(conn)) {
-            // Not kept in the statement cache: the text changes with the number of rows.
-            let mut q = sqlx::query(&sql).persistent(false);
-            for v in chunk {
-                q = match v {
-                    Value::Int(i) => q.bind(*i),
-                    Value::Text(t) => q.bind(t.as_deref()),
-                };
-            }
-            inserted += q.execute(&mut *conn).await?.rows_affected();
+            inserted += bound(&sql, chunk)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
         }
         Ok(inserted)
     }
@@ -173,14 +170,10 @@ impl Rows {
         let mut out = Vec::with_capacity(self.len());
         for (sql, chunk) in self.statements_ending(Placeholders::Positional, "") {
             let rows = (chunk.len() / self.columns) as i64;
-            let mut q = sqlx::query(&sql).persistent(false);
-            for v in chunk {
-                q = match v {
-                    Value::Int(i) => q.bind(*i),
-                    Value::Text(t) => q.bind(t.as_deref()),
-                };
-            }
-            let inserted = q.execute(&mut *conn).await?.rows_affected() as i64;
+            let inserted = bound(&sql, chunk)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected() as i64;
             let (last,): (i64,) = sqlx::query_as("SELECT last_insert_rowid()")
                 .fetch_one(&mut *conn)
                 .await?;
@@ -193,6 +186,19 @@ impl Rows {
         }
         Ok(out)
     }
+}
+
+/// A statement with its values bound, not kept in the statement cache (the text changes
+/// with the number of rows).
+fn bound<'q>(sql: &'q str, values: &'q [Value]) -> Query<'q, Any, AnyArguments<'q>> {
+    let mut q = sqlx::query(sql).persistent(false);
+    for v in values {
+        q = match v {
+            Value::Int(i) => q.bind(*i),
+            Value::Text(t) => q.bind(t.as_deref()),
+        };
+    }
+    q
 }
 
 /// How bound values are written in SQL. SQLite gets plain `?`: it looks each `$n` up in a
