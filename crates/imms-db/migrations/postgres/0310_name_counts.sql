@@ -17,21 +17,14 @@ CREATE TABLE name_counts (
     PRIMARY KEY (name_key, shard)
 );
 
-CREATE FUNCTION name_counts_added() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One function for both triggers: each names its transition table "changed", and a
+-- deletion counts down.
+CREATE FUNCTION name_counts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO name_counts (name_key, shard, n)
-    SELECT block_key, pg_backend_pid(), COUNT(*) FROM added
-    WHERE block_key LIKE 'FN|%' OR block_key LIKE 'GN|%'
-    GROUP BY block_key
-    ON CONFLICT (name_key, shard) DO UPDATE SET n = name_counts.n + EXCLUDED.n;
-    RETURN NULL;
-END
-$$;
-
-CREATE FUNCTION name_counts_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO name_counts (name_key, shard, n)
-    SELECT block_key, pg_backend_pid(), -COUNT(*) FROM removed
+    SELECT block_key, pg_backend_pid(),
+           CASE TG_OP WHEN 'DELETE' THEN -COUNT(*) ELSE COUNT(*) END
+    FROM changed
     WHERE block_key LIKE 'FN|%' OR block_key LIKE 'GN|%'
     GROUP BY block_key
     ON CONFLICT (name_key, shard) DO UPDATE SET n = name_counts.n + EXCLUDED.n;
@@ -40,9 +33,9 @@ END
 $$;
 
 CREATE TRIGGER match_keys_names_added AFTER INSERT ON match_keys
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION name_counts_added();
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION name_counts_changed();
 CREATE TRIGGER match_keys_names_removed AFTER DELETE ON match_keys
-    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION name_counts_removed();
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION name_counts_changed();
 
 -- Rows of ended sessions into shard 0. One fold at a time (an advisory lock), so two nodes
 -- starting together do not race on shard 0; a live session's rows are left alone.
@@ -60,7 +53,17 @@ BEGIN
 END
 $$;
 
-INSERT INTO name_counts (name_key, shard, n)
-SELECT block_key, 0, COUNT(*) FROM match_keys
-WHERE block_key LIKE 'FN|%' OR block_key LIKE 'GN|%'
-GROUP BY block_key;
+-- The counts made again from the keys themselves, in one row per name: here for the keys
+-- already stored, and by a bulk load, which pauses the insert trigger while it loads.
+-- Only while nothing else writes keys: it replaces every session's rows.
+CREATE FUNCTION recount_name_counts() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM name_counts;
+    INSERT INTO name_counts (name_key, shard, n)
+    SELECT block_key, 0, COUNT(*) FROM match_keys
+    WHERE block_key LIKE 'FN|%' OR block_key LIKE 'GN|%'
+    GROUP BY block_key;
+END
+$$;
+
+SELECT recount_name_counts();

@@ -91,17 +91,9 @@ impl BulkLoad {
                 sqlx::query("ALTER TABLE match_keys ADD PRIMARY KEY (block_key, person_id)")
                     .execute(&mut *conn)
                     .await?;
-                // The store was empty: any rows left are sums of nothing.
-                sqlx::query("DELETE FROM name_counts")
+                sqlx::query("SELECT recount_name_counts()")
                     .execute(&mut *conn)
                     .await?;
-                sqlx::query(
-                    "INSERT INTO name_counts (name_key, shard, n) \
-                     SELECT block_key, 0, COUNT(*) FROM match_keys \
-                     WHERE block_key LIKE 'FN|%' OR block_key LIKE 'GN|%' GROUP BY block_key",
-                )
-                .execute(&mut *conn)
-                .await?;
                 sqlx::query("ALTER TABLE match_keys ENABLE TRIGGER match_keys_names_added")
                     .execute(&mut *conn)
                     .await?;
