@@ -128,6 +128,16 @@ impl Database {
                 })
             });
         }
+        if engine == Engine::Postgres {
+            pool_options = pool_options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // A group's reads are many index look-ups whose estimated cost passes
+                    // the JIT threshold; compiling them took longer than running them.
+                    conn.execute("SET jit = off").await?;
+                    Ok(())
+                })
+            });
+        }
         let pool = pool_options
             .connect_with(options)
             .await

@@ -323,7 +323,7 @@ async fn update_person(
     let q = sqlx::query(
         "UPDATE persons SET sex = $1, mother_maiden_family = COALESCE($2, mother_maiden_family), \
          mother_maiden_given = COALESCE($3, mother_maiden_given), multiple_birth = COALESCE($4, multiple_birth), \
-         birth_order = COALESCE($5, birth_order), death_date = COALESCE($6, death_date), updated_at = $7, \
+         birth_order = COALESCE($5, birth_order), death_date = COALESCE($6, death_date), updated_at = $7, profile_version = profile_version + 1, \
          publicity_code = COALESCE($9, publicity_code), protection_indicator = COALESCE($10, protection_indicator), \
          protection_date = COALESCE($11, protection_date), registry_status = COALESCE($12, registry_status), \
          registry_status_date = COALESCE($13, registry_status_date) WHERE id = $8",

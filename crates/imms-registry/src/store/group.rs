@@ -34,8 +34,8 @@ use super::{apply, now_text, GroupResult, MakeAck, StoreError, Stored};
 use crate::problem::Problem;
 use crate::vxu::Vxu;
 
-/// The profiles of the persons a group wrote, with their counts of names and addresses.
-pub(super) type Written = Vec<(Profile, i64, i64)>;
+/// The profiles of the persons a group wrote (new persons: profile version 0).
+pub(super) type Written = Vec<Profile>;
 
 /// Most possible duplicates queued for one new person (as `link::find`).
 const MAX_LOOK_ALIKES: usize = 10;
@@ -98,8 +98,7 @@ pub(super) struct GroupState {
     recounted: HashMap<String, (i64, usize)>,
     touched_persons: HashSet<i64>,
     pub max_person_id: i64,
-    /// Profiles of the persons written, with their counts of names and addresses, for the
-    /// profile cache once the group is committed.
+    /// Profiles of the persons written, for the profile cache once the group is committed.
     written: Written,
 }
 

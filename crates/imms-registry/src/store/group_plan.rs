@@ -114,10 +114,7 @@ fn repeats_earlier_dose(doses: &mut [Immunization], imm: &Immunization) -> bool 
 /// The matching profile of a new person as the store holds it once its planned rows are
 /// written, as `match_keys` reads it back. Answers the profile and its counts of names and
 /// addresses.
-pub(crate) fn written_profile(
-    person_id: i64,
-    plan: &NewPerson<'_>,
-) -> (imms_match::Profile, i64, i64) {
+pub(crate) fn written_profile(person_id: i64, plan: &NewPerson<'_>) -> imms_match::Profile {
     let names: Vec<imms_match::ProfileName> = plan
         .names
         .iter()
@@ -140,15 +137,13 @@ pub(crate) fn written_profile(
             postal_code: a.postal_code.clone(),
         })
         .collect();
-    let counts = (names.len() as i64, addresses.len() as i64);
-    let profile = imms_match::Profile {
+    imms_match::Profile {
         person_id,
         birth_date: Some(plan.person.birth_date),
         sex: plan.person.sex.code().chars().next(),
         names,
         addresses,
-    };
-    (profile, counts.0, counts.1)
+    }
 }
 
 /// Name rows: (type, family, given, middle, suffix, family key, given key), one per unique

@@ -363,17 +363,11 @@ async fn candidates(
         .iter()
         .flat_map(|(i, q)| q.keys.iter().map(move |k| (*i as i64, k)))
         .collect();
-    let mut out: HashMap<usize, Vec<(i64, i64)>> = HashMap::new();
+    let style = Placeholders::of(conn);
+    // Query → person → keys shared, summed over the chunks a query's keys fall in.
+    let mut shared: HashMap<usize, HashMap<i64, i64>> = HashMap::new();
     for chunk in pairs.chunks(READ_CHUNK) {
-        let sql = format!(
-            "WITH q(n, k) AS (VALUES {}), \
-             hits AS (SELECT q.n AS n, m.person_id AS person_id, COUNT(*) AS h \
-                      FROM q JOIN match_keys m ON m.block_key = q.k GROUP BY q.n, m.person_id) \
-             SELECT n, person_id, h FROM \
-               (SELECT n, person_id, h, ROW_NUMBER() OVER (PARTITION BY n ORDER BY h DESC, person_id) AS r FROM hits) t \
-             WHERE r <= {MAX_CANDIDATES}",
-            Placeholders::of(conn).value_lists(chunk.len(), 2)
-        );
+        let sql = candidates_sql(style, chunk.len());
         let sql = json_rows::wrap(conn, &sql, &["n", "person_id", "h"], "");
         let mut q = sqlx::query_as(&sql).persistent(false);
         for (n, k) in chunk {
@@ -381,14 +375,50 @@ async fn candidates(
         }
         let rows: Vec<(i64, i64, i64)> = json_rows::fetch(conn, q).await?;
         for (n, person_id, hits) in rows {
-            out.entry(n as usize).or_default().push((person_id, hits));
+            *shared
+                .entry(n as usize)
+                .or_default()
+                .entry(person_id)
+                .or_default() += hits;
         }
     }
-    for list in out.values_mut() {
-        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        list.truncate(MAX_CANDIDATES);
+    Ok(shared
+        .into_iter()
+        .map(|(n, persons)| {
+            let mut list: Vec<(i64, i64)> = persons.into_iter().collect();
+            list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            list.truncate(MAX_CANDIDATES);
+            (n, list)
+        })
+        .collect())
+}
+
+/// Rows (query, person, keys shared) for `n` bound (query, key) pairs.
+///
+/// SQLite looks each key up in the index and keeps each query's best [`MAX_CANDIDATES`].
+/// PostgreSQL, given a join against a list of keys, hashes the list and scans every stored
+/// key (a bulk import's statistics are stale), which makes each group's read grow with the
+/// registry; a lateral look-up per key, fenced by `OFFSET 0` so that the planner cannot
+/// turn it back into a join, reads only the keys asked for. Its rows are one per shared
+/// key, counted by the caller, which also keeps the best.
+fn candidates_sql(style: Placeholders, n: usize) -> String {
+    match style {
+        Placeholders::Positional => format!(
+            "WITH q(n, k) AS (VALUES {}), \
+             hits AS (SELECT q.n AS n, m.person_id AS person_id, COUNT(*) AS h \
+                      FROM q JOIN match_keys m ON m.block_key = q.k GROUP BY q.n, m.person_id) \
+             SELECT n, person_id, h FROM \
+               (SELECT n, person_id, h, ROW_NUMBER() OVER (PARTITION BY n ORDER BY h DESC, person_id) AS r FROM hits) t \
+             WHERE r <= {MAX_CANDIDATES}",
+            style.value_lists(n, 2)
+        ),
+        Placeholders::Numbered => format!(
+            "SELECT q.n AS n, m.person_id AS person_id, 1 AS h FROM (VALUES {}) AS q(n, k) \
+             CROSS JOIN LATERAL \
+             (SELECT person_id FROM match_keys WHERE block_key = q.k OFFSET 0) m",
+            style.value_lists(n, 2)
+        ),
     }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -221,7 +221,7 @@ async fn store_pipelined(
     let ahead = read.await.ok().flatten();
     written?;
     let (results, written) = routed.finish()?;
-    let ids: Vec<i64> = written.iter().map(|(p, _, _)| p.person_id).collect();
+    let ids: Vec<i64> = written.iter().map(|p| p.person_id).collect();
     profiles.remember(written, epoch);
     *trust = only_added.then_some((version, epoch));
     // Used only if this group's persons got the ids the view foresaw.
@@ -253,7 +253,7 @@ impl Pending {
             profiles: routed
                 .planned
                 .iter()
-                .map(|(_, plan)| written_profile(0, plan).0)
+                .map(|(_, plan)| written_profile(0, plan))
                 .collect(),
             key_index: routed.state.key_index.clone(),
             control_ids: routed.state.control_ids.clone(),

@@ -4,11 +4,11 @@
 //! candidates are persons an earlier group of the same import created).
 //!
 //! A person's names and addresses are only ever added (no statement updates or deletes a row
-//! of `person_names` or `person_addresses`), so how many of each a person has is the version
-//! of that part of the profile. Every group reads, in its own transaction, each candidate's
-//! persons row (date of birth, sex, merged or not) and the two counts; a kept profile is used
-//! only when the counts, the date of birth and the sex all still match, so what another
-//! process or node stored is seen as before. The matcher's decisions are those of reading everything each time.
+//! of `person_names` or `person_addresses`), and the one statement path that adds them to a
+//! stored person raises `persons.profile_version`. Every group reads, in its own
+//! transaction, each candidate's persons row (date of birth, sex, merged or not, profile
+//! version); a kept profile is used only when the version, the date of birth and the sex all
+//! still match, so what another process or node stored is seen as before. The matcher's decisions are those of reading everything each time.
 //!
 //! One exception: SQLite's group writer, while no other connection commits and it only adds
 //! persons, takes the profiles it wrote or checked unchecked when it routes a group ahead (a
@@ -47,8 +47,8 @@ impl std::fmt::Debug for ProfileCache {
 }
 
 struct Entry {
-    names: i64,
-    addresses: i64,
+    /// `persons.profile_version` when read or written.
+    version: i64,
     /// The whole profile, shared with the groups that use it.
     prepared: Arc<Prepared>,
     /// The trust epoch it was written or checked in (0: none).
@@ -105,28 +105,39 @@ impl ProfileCache {
         epoch: u64,
         out: &mut HashMap<i64, Arc<Prepared>>,
     ) -> Result<(), StoreError> {
-        let inner = format!(
-            "SELECT p.id AS id, p.birth_date AS birth_date, p.sex AS sex, \
-             (SELECT COUNT(*) FROM person_names n WHERE n.person_id = p.id) AS names, \
-             (SELECT COUNT(*) FROM person_addresses a WHERE a.person_id = p.id) AS addresses \
-             FROM persons p WHERE p.merged_into IS NULL AND p.id IN ({})",
-            Placeholders::of(conn).list(1, ids.len())
-        );
+        let style = Placeholders::of(conn);
+        let columns = "id, birth_date, sex, profile_version";
+        let inner = match style {
+            Placeholders::Positional => format!(
+                "SELECT {columns} FROM persons WHERE merged_into IS NULL AND id IN ({})",
+                style.list(1, ids.len())
+            ),
+            // One index look-up per id: given a long IN list, PostgreSQL scans the table
+            // (see `group_reads::probe_sql`), and the table grows with the registry.
+            Placeholders::Numbered => format!(
+                "SELECT p.id AS id, p.birth_date AS birth_date, p.sex AS sex, \
+                 p.profile_version AS profile_version FROM (VALUES {}) AS probe(v) \
+                 CROSS JOIN LATERAL (SELECT {columns} FROM persons \
+                 WHERE id = probe.v AND merged_into IS NULL LIMIT 1) p",
+                style.value_lists(ids.len(), 1)
+            ),
+        };
         let sql = json_rows::wrap(
             conn,
             &inner,
-            &["id", "birth_date", "sex", "names", "addresses"],
+            &["id", "birth_date", "sex", "profile_version"],
             "",
         );
         let mut q = sqlx::query_as(&sql).persistent(false);
         for id in ids {
             q = q.bind(id);
         }
-        let rows: Vec<(i64, String, String, i64, i64)> = json_rows::fetch(conn, q).await?;
+        let rows: Vec<(i64, String, String, i64)> = json_rows::fetch(conn, q).await?;
         let mut missing: HashMap<i64, Profile> = HashMap::new();
+        let mut versions: HashMap<i64, i64> = HashMap::new();
         {
             let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            for (id, birth_date, sex, names, addresses) in rows {
+            for (id, birth_date, sex, version) in rows {
                 // Id, date of birth and sex prepared as `Prepared::from_profile` does.
                 let bare = Profile {
                     person_id: id,
@@ -136,11 +147,9 @@ impl ProfileCache {
                 };
                 let head = Prepared::from_profile(&bare);
                 match entries.get_mut(&id) {
-                    // Kept while its counts, date of birth and sex are those just read; a
-                    // corrected date of birth or sex is read again like any change.
+                    // Kept while its version, date of birth and sex are those just read.
                     Some(e)
-                        if e.names == names
-                            && e.addresses == addresses
+                        if e.version == version
                             && e.prepared.birth_date == head.birth_date
                             && e.prepared.sex == head.sex =>
                     {
@@ -149,6 +158,7 @@ impl ProfileCache {
                     }
                     _ => {
                         missing.insert(id, bare);
+                        versions.insert(id, version);
                     }
                 }
             }
@@ -159,11 +169,11 @@ impl ProfileCache {
         let mut ids: Vec<i64> = missing.keys().copied().collect();
         ids.sort_unstable();
         match_keys::read_names_and_addresses(conn, &ids, false, &mut missing).await?;
-        let prepared: Vec<(Profile, i64, i64)> = missing
+        let prepared: Vec<(Profile, i64)> = missing
             .into_values()
             .map(|p| {
-                let (names, addresses) = (p.names.len() as i64, p.addresses.len() as i64);
-                (p, names, addresses)
+                let version = versions.get(&p.person_id).copied().unwrap_or_default();
+                (p, version)
             })
             .collect();
         for (id, profile) in self.keep(prepared, epoch) {
@@ -173,25 +183,18 @@ impl ProfileCache {
     }
 
     /// Keeps the profiles of persons a committed group just created, as the store holds
-    /// them (with their counts of names and addresses), so that later groups need not read
-    /// them back. Only committed persons: an id of a rolled-back insert may be given again.
+    /// them (profile version 0), so that later groups need not read them back. Only
+    /// committed persons: an id of a rolled-back insert may be given again.
     /// `epoch`: the trust epoch they were written in (0: none).
-    pub(crate) fn remember(&self, written: Vec<(Profile, i64, i64)>, epoch: u64) {
-        self.keep(written, epoch);
+    pub(crate) fn remember(&self, written: Vec<Profile>, epoch: u64) {
+        self.keep(written.into_iter().map(|p| (p, 0)).collect(), epoch);
     }
 
-    /// Prepares and keeps profiles with their counts; answers them by id.
-    fn keep(&self, profiles: Vec<(Profile, i64, i64)>, epoch: u64) -> Vec<(i64, Arc<Prepared>)> {
-        let prepared: Vec<(i64, i64, i64, Arc<Prepared>)> = profiles
+    /// Prepares and keeps profiles with their versions; answers them by id.
+    fn keep(&self, profiles: Vec<(Profile, i64)>, epoch: u64) -> Vec<(i64, Arc<Prepared>)> {
+        let prepared: Vec<(i64, i64, Arc<Prepared>)> = profiles
             .into_iter()
-            .map(|(p, names, addresses)| {
-                (
-                    p.person_id,
-                    names,
-                    addresses,
-                    Arc::new(Prepared::from_profile(&p)),
-                )
-            })
+            .map(|(p, version)| (p.person_id, version, Arc::new(Prepared::from_profile(&p))))
             .collect();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() + prepared.len() > MAX_ENTRIES {
@@ -199,12 +202,11 @@ impl ProfileCache {
         }
         prepared
             .into_iter()
-            .map(|(id, names, addresses, prepared)| {
+            .map(|(id, version, prepared)| {
                 entries.insert(
                     id,
                     Entry {
-                        names,
-                        addresses,
+                        version,
                         prepared: prepared.clone(),
                         epoch,
                     },
@@ -249,7 +251,7 @@ mod tests {
             let kept = {
                 let entries = store.profiles.entries.lock().unwrap();
                 let e = entries.get(&person_id).expect("kept once committed");
-                (e.names, e.addresses, e.prepared.clone())
+                (e.version, e.prepared.clone())
             };
             let mut conn = db.pool().acquire().await.unwrap();
             let mut read = HashMap::new();
@@ -257,16 +259,15 @@ mod tests {
                 .await
                 .unwrap();
             let profile = &read[&person_id];
-            assert_eq!(kept.0, profile.names.len() as i64);
-            assert_eq!(kept.1, profile.addresses.len() as i64);
-            assert_eq!(*kept.2, Prepared::from_profile(profile));
+            assert_eq!(kept.0, 0, "a new person's profile version");
+            assert_eq!(*kept.1, Prepared::from_profile(profile));
             // And the next group gets the kept profile, not a new read.
             let again = store
                 .profiles
                 .read(&mut conn, &[person_id], 0)
                 .await
                 .unwrap();
-            assert!(Arc::ptr_eq(&again[&person_id], &kept.2));
+            assert!(Arc::ptr_eq(&again[&person_id], &kept.1));
         }
     );
 }
