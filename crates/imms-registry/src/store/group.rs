@@ -49,6 +49,13 @@ pub async fn ingest_group(
     make_ack: &MakeAck<'_>,
 ) -> GroupResult {
     let mut tx = db.pool().begin().await?;
+    if db.engine() == Engine::Postgres {
+        // A connection keeps the plans of its foreign-key checks, made when it first
+        // checked: against a table that was empty then (a new registry, a first import),
+        // a check is a scan of the whole table, and stays one as the table grows by
+        // thousands of rows per group. Planning again once per group follows the table.
+        sqlx::query("DISCARD PLANS").execute(&mut *tx).await?;
+    }
     match store_group(
         &mut tx,
         db.engine(),

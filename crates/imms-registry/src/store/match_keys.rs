@@ -345,6 +345,22 @@ const PROFILE_PARTS: [&str; 3] = [
      FROM person_addresses WHERE person_id IN ({ids})",
 ];
 
+/// [`PROFILE_PARTS`] for PostgreSQL, where `{ids}` is a `VALUES` list: given a long `IN`
+/// list, PostgreSQL may scan the whole table (a million names, for a group's few thousand
+/// candidates); a lateral look-up per id, fenced by `OFFSET 0` so that it stays one, cannot
+/// be planned as a scan.
+const PROFILE_PARTS_BY_PROBE: [&str; 3] = [
+    "SELECT 0 AS part, t.id AS person_id, t.id AS seq, t.birth_date AS a, t.sex AS b, '' AS c, '' AS d \
+     FROM (VALUES {ids}) AS probe(v) CROSS JOIN LATERAL \
+     (SELECT id, birth_date, sex FROM persons WHERE id = probe.v AND merged_into IS NULL OFFSET 0) t",
+    "SELECT 1 AS part, t.person_id, t.id AS seq, t.given AS a, t.middle AS b, t.family AS c, t.suffix AS d \
+     FROM (VALUES {ids}) AS probe(v) CROSS JOIN LATERAL \
+     (SELECT person_id, id, given, middle, family, suffix FROM person_names WHERE person_id = probe.v OFFSET 0) t",
+    "SELECT 2 AS part, t.person_id, t.id AS seq, t.street AS a, t.city AS b, t.state AS c, t.postal_code AS d \
+     FROM (VALUES {ids}) AS probe(v) CROSS JOIN LATERAL \
+     (SELECT person_id, id, street, city, state, postal_code FROM person_addresses WHERE person_id = probe.v OFFSET 0) t",
+];
+
 /// Reads persons (with `heads`; else into the profiles already in `out`), their names and
 /// their addresses in one statement, as rows of one JSON value (json_rows.rs says why).
 async fn read_profile_rows(
@@ -355,15 +371,28 @@ async fn read_profile_rows(
     out: &mut HashMap<i64, Profile>,
 ) -> Result<(), StoreError> {
     let marks = Placeholders::of(conn);
-    let parts = &PROFILE_PARTS[if heads { 0 } else { 1 }..];
-    // The id list is bound once per part: an `IN` list keeps each part an index look-up
-    // on both engines, where a shared list in a CTE may be joined by a scan.
-    let inner = parts
-        .iter()
-        .enumerate()
-        .map(|(i, part)| part.replace("{ids}", &marks.list(i * ids.len() + 1, ids.len())))
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
+    let first = if heads { 0 } else { 1 };
+    // The id list is bound once per part: each part stays an index look-up, where a shared
+    // list in a CTE may be joined by a scan.
+    let inner = match marks {
+        Placeholders::Positional => PROFILE_PARTS[first..]
+            .iter()
+            .enumerate()
+            .map(|(i, part)| part.replace("{ids}", &marks.list(i * ids.len() + 1, ids.len())))
+            .collect::<Vec<_>>(),
+        Placeholders::Numbered => PROFILE_PARTS_BY_PROBE[first..]
+            .iter()
+            .enumerate()
+            .map(|(i, part)| {
+                part.replace(
+                    "{ids}",
+                    &marks.value_lists_from(i * ids.len() + 1, ids.len(), 1),
+                )
+            })
+            .collect::<Vec<_>>(),
+    }
+    .join(" UNION ALL ");
+    let parts = &PROFILE_PARTS[first..];
     let sql = json_rows::wrap(
         conn,
         &inner,
