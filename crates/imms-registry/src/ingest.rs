@@ -305,6 +305,15 @@ enum Checked {
     ToStore(Vxu),
 }
 
+/// How many writer tasks an [`Ingestor`] starts on `engine` (see [`Ingestor::new`]).
+pub fn writers(engine: imms_db::Engine) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    match engine {
+        imms_db::Engine::Sqlite => 1,
+        imms_db::Engine::Postgres => (2 * cores).clamp(2, 8),
+    }
+}
+
 impl Ingestor {
     /// Starts the writer tasks. SQLite has one writer at a time, so one task; PostgreSQL
     /// writes in parallel, so several tasks keep the server busy while one waits on a round
@@ -314,11 +323,7 @@ impl Ingestor {
     /// (live traffic makes small ones, an import large ones).
     /// Must be called inside a tokio runtime.
     pub fn new(store: Store, codes: Arc<CodeTables>, registry_id: impl Into<String>) -> Ingestor {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let (writers, max_group) = match store.database().engine() {
-            imms_db::Engine::Sqlite => (1, MAX_GROUP),
-            imms_db::Engine::Postgres => ((2 * cores).clamp(2, 8), MAX_GROUP),
-        };
+        let (writers, max_group) = (writers(store.database().engine()), MAX_GROUP);
         let acks = Arc::new(AckMaker {
             registry_id: registry_id.into(),
             counter: AtomicU64::new(0),

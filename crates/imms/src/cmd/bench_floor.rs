@@ -4,6 +4,8 @@
 //! the rows of as many persons per transaction as import's largest group: no parsing, no
 //! checks, no reads, no linking, no RETURNING.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use imms_db::{Database, Engine};
@@ -30,7 +32,7 @@ const TABLES: [(&str, Option<&str>); 13] = [
 
 /// Rows of every table, in transactions of [`MAX_GROUP`] persons.
 pub struct Floor {
-    transactions: Vec<Vec<Rows>>,
+    transactions: Arc<Vec<Vec<Rows>>>,
     rows: usize,
 }
 
@@ -83,15 +85,54 @@ impl Floor {
                 rows += 1;
             }
         }
-        Ok(Floor { transactions, rows })
+        Ok(Floor {
+            transactions: Arc::new(transactions),
+            rows,
+        })
     }
 
-    /// Inserts the rows into `db` (fresh); answers how many and how long it took.
+    /// Inserts the rows into `db` (fresh) over one connection; answers how many and how
+    /// long it took.
     pub async fn insert(&self, db: &Database) -> anyhow::Result<(usize, Duration)> {
+        self.insert_over(db, 1).await
+    }
+
+    /// As [`Floor::insert`], with `connections` writing transactions side by side, as
+    /// PostgreSQL's import writers do. A possible duplicate names a person another
+    /// transaction may not have committed yet, so those rows are written last.
+    pub async fn insert_over(
+        &self,
+        db: &Database,
+        connections: usize,
+    ) -> anyhow::Result<(usize, Duration)> {
+        fn later(t: &Rows) -> bool {
+            t.head().starts_with("INSERT INTO possible_duplicates ")
+        }
         let start = Instant::now();
-        for tables in &self.transactions {
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut writers = tokio::task::JoinSet::new();
+        for _ in 0..connections.max(1) {
+            let (transactions, next, db) = (self.transactions.clone(), next.clone(), db.clone());
+            writers.spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(tables) = transactions.get(i) else {
+                        return anyhow::Ok(());
+                    };
+                    let mut tx = db.pool().begin().await?;
+                    for t in tables.iter().filter(|t| connections == 1 || !later(t)) {
+                        t.execute(&mut tx).await?;
+                    }
+                    tx.commit().await?;
+                }
+            });
+        }
+        while let Some(done) = writers.join_next().await {
+            done??;
+        }
+        if connections > 1 {
             let mut tx = db.pool().begin().await?;
-            for t in tables {
+            for t in self.transactions.iter().flatten().filter(|t| later(t)) {
                 t.execute(&mut tx).await?;
             }
             tx.commit().await?;
