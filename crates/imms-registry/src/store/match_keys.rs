@@ -374,13 +374,16 @@ async fn read_profile_rows(
     let first = if heads { 0 } else { 1 };
     // The id list is bound once per part: each part stays an index look-up, where a shared
     // list in a CTE may be joined by a scan.
-    let inner = match marks {
-        Placeholders::Positional => PROFILE_PARTS[first..]
+    // A look-up's list (at most MAX_CANDIDATES ids) is planned as index look-ups either
+    // way, and a little faster as an `IN` list; a group's lists of thousands are not.
+    let by_probe = marks == Placeholders::Numbered && ids.len() > MAX_CANDIDATES;
+    let inner = match by_probe {
+        false => PROFILE_PARTS[first..]
             .iter()
             .enumerate()
             .map(|(i, part)| part.replace("{ids}", &marks.list(i * ids.len() + 1, ids.len())))
             .collect::<Vec<_>>(),
-        Placeholders::Numbered => PROFILE_PARTS_BY_PROBE[first..]
+        true => PROFILE_PARTS_BY_PROBE[first..]
             .iter()
             .enumerate()
             .map(|(i, part)| {
