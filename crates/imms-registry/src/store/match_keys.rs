@@ -372,29 +372,30 @@ async fn read_profile_rows(
 ) -> Result<(), StoreError> {
     let marks = Placeholders::of(conn);
     let first = if heads { 0 } else { 1 };
-    // The id list is bound once per part: each part stays an index look-up, where a shared
-    // list in a CTE may be joined by a scan.
-    // A look-up's list (at most MAX_CANDIDATES ids) is planned as index look-ups either
-    // way, and a little faster as an `IN` list; a group's lists of thousands are not.
+    // The id list is bound once per part, so that each part stays an index look-up (a
+    // shared list in a CTE may be joined by a scan). A look-up's list (at most
+    // MAX_CANDIDATES ids) is planned as look-ups either way, and a little faster as an `IN`
+    // list; a group's lists of thousands are not, on PostgreSQL.
     let by_probe = marks == Placeholders::Numbered && ids.len() > MAX_CANDIDATES;
-    let inner = match by_probe {
-        false => PROFILE_PARTS[first..]
-            .iter()
-            .enumerate()
-            .map(|(i, part)| part.replace("{ids}", &marks.list(i * ids.len() + 1, ids.len())))
-            .collect::<Vec<_>>(),
-        true => PROFILE_PARTS_BY_PROBE[first..]
-            .iter()
-            .enumerate()
-            .map(|(i, part)| {
-                part.replace(
-                    "{ids}",
-                    &marks.value_lists_from(i * ids.len() + 1, ids.len(), 1),
-                )
-            })
-            .collect::<Vec<_>>(),
-    }
-    .join(" UNION ALL ");
+    let texts = if by_probe {
+        &PROFILE_PARTS_BY_PROBE
+    } else {
+        &PROFILE_PARTS
+    };
+    let inner = texts[first..]
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let from = i * ids.len() + 1;
+            let list = if by_probe {
+                marks.value_lists_from(from, ids.len(), 1)
+            } else {
+                marks.list(from, ids.len())
+            };
+            part.replace("{ids}", &list)
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
     let parts = &PROFILE_PARTS[first..];
     let sql = json_rows::wrap(
         conn,
