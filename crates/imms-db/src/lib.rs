@@ -87,6 +87,9 @@ impl Default for PoolSettings {
     }
 }
 
+/// How long [`Database::close`] waits for connections still in use.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
 impl Database {
     /// Connects with default pool settings and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Database, DbError> {
@@ -163,8 +166,21 @@ impl Database {
         self.engine
     }
 
+    /// Closes the pool: no new connection is handed out, idle ones are closed now, and
+    /// those still in use when they come back. Waits at most [`CLOSE_WAIT`] for them:
+    /// sqlx's close can wait forever when a connection is held (a group writer keeps its
+    /// own) while another is on its way back to the pool, and every write was committed
+    /// before anyone could ask to close.
     pub async fn close(&self) {
-        self.pool.close().await;
+        if tokio::time::timeout(CLOSE_WAIT, self.pool.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                in_use = self.pool.size() as usize - self.pool.num_idle(),
+                "closing the database: connections still in use were left to close on their own"
+            );
+        }
     }
 
     /// True when the database answers a trivial query (for `/healthz`).

@@ -426,6 +426,8 @@ async fn a_group_routed_ahead_follows_other_writers(engine: Engine) {
     {
         got.push(r.unwrap());
     }
+    // The writer keeps a connection of its own: give it back before the pool closes.
+    drop(writer);
     assert_as_reference(db, &got, reference, "routed ahead").await;
 }
 
@@ -461,6 +463,8 @@ async fn kept_profiles_are_checked_after_the_writer_changed_a_person(engine: Eng
             got.push(r.unwrap());
         }
     }
+    // The writer keeps a connection of its own: give it back before the pool closes.
+    drop(writer);
     assert_as_reference(db, &got, reference, "kept profiles trusted").await;
 }
 

@@ -2,6 +2,12 @@
 //! A group of messages is written with one statement per table instead of one per row,
 //! because on SQLite every statement is a hand-off to the driver's worker thread and on
 //! PostgreSQL a round trip.
+//!
+//! SQLite gets a VALUES list of placeholders. PostgreSQL gets one array per column and
+//! `unnest`s them: the statement's text is then the same whatever the number of rows, so it
+//! is parsed and planned once per connection, where a VALUES list of thousands of
+//! placeholders was parsed, analysed and planned again at every group (a sixth of
+//! PostgreSQL's time in an import; docs/benchmarks.md).
 
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
@@ -115,6 +121,16 @@ impl Rows {
 
     /// Inserts the rows; answers how many were inserted (conflicts skipped do not count).
     pub async fn execute(&self, conn: &mut AnyConnection) -> Result<u64, StoreError> {
+        if Placeholders::of(conn) == Placeholders::Numbered {
+            if self.is_empty() {
+                return Ok(0);
+            }
+            let (sql, arrays) = self.unnested();
+            let q = arrays
+                .iter()
+                .fold(sqlx::query(&sql), |q, a| q.bind(a.as_str()));
+            return Ok(q.execute(&mut *conn).await?.rows_affected());
+        }
         let mut inserted = 0;
         for (sql, chunk) in self.statements(Placeholders::of(conn)) {
             inserted += bound(&sql, chunk)
@@ -130,26 +146,22 @@ impl Rows {
         if Placeholders::of(conn) == Placeholders::Positional {
             return self.numbered_by_sqlite(conn).await;
         }
-        let mut out = Vec::with_capacity(self.len());
-        for (sql, chunk) in self.statements(Placeholders::of(conn)) {
-            let mut q = sqlx::query_as::<_, (i64,)>(&sql).persistent(false);
-            for v in chunk {
-                q = match v {
-                    Value::Int(i) => q.bind(*i),
-                    Value::Text(t) => q.bind(t.as_deref()),
-                };
-            }
-            // Both engines number the rows of one INSERT in the order of its VALUES;
-            // RETURNING's own order is not promised, so sort.
-            let mut ids: Vec<i64> = q
-                .fetch_all(&mut *conn)
-                .await?
-                .into_iter()
-                .map(|r| r.0)
-                .collect();
-            ids.sort_unstable();
-            out.extend(ids);
+        if self.is_empty() {
+            return Ok(Vec::new());
         }
+        let (sql, arrays) = self.unnested();
+        // The rows of one INSERT … SELECT are numbered in the order the SELECT yields
+        // them, the arrays' order; RETURNING's own order is not promised, so sort.
+        let q = arrays
+            .iter()
+            .fold(sqlx::query_as::<_, (i64,)>(&sql), |q, a| q.bind(a.as_str()));
+        let mut out: Vec<i64> = q
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
+        out.sort_unstable();
         if out.len() != self.len() {
             return Err(StoreError::Conflict(format!(
                 "{} rows inserted, {} ids returned",
@@ -186,6 +198,62 @@ impl Rows {
         }
         Ok(out)
     }
+}
+
+impl Rows {
+    /// PostgreSQL: `INSERT INTO t (a, b) SELECT * FROM unnest($1::bigint[], $2::text[])`
+    /// and the arrays to bind, one per column, typed by the rows' values (every column of
+    /// this schema is BIGINT or TEXT).
+    fn unnested(&self) -> (String, Vec<String>) {
+        let rows: Vec<&[Value]> = self.values.chunks(self.columns).collect();
+        let mut types = Vec::with_capacity(self.columns);
+        let mut arrays = Vec::with_capacity(self.columns);
+        for c in 0..self.columns {
+            let column = rows.iter().map(|r| &r[c]);
+            let integer = matches!(rows[0][c], Value::Int(_));
+            types.push(format!(
+                "${}::{}[]",
+                c + 1,
+                if integer { "bigint" } else { "text" }
+            ));
+            arrays.push(array_literal(column));
+        }
+        let sql = format!(
+            "{} SELECT * FROM unnest({}) {}",
+            self.head,
+            types.join(", "),
+            self.tail
+        );
+        (sql, arrays)
+    }
+}
+
+/// PostgreSQL's text form of a one-dimensional array: `{1,NULL}`, `{"a","b \"c\""}`.
+/// Every text element is quoted, with `"` and `\` escaped by a backslash, so no content
+/// can end an element or the array early.
+fn array_literal<'a>(values: impl Iterator<Item = &'a Value>) -> String {
+    let mut out = String::from("{");
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match v {
+            Value::Int(Some(n)) => out.push_str(&n.to_string()),
+            Value::Text(Some(t)) => {
+                out.push('"');
+                for ch in t.chars() {
+                    if ch == '"' || ch == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(ch);
+                }
+                out.push('"');
+            }
+            Value::Int(None) | Value::Text(None) => out.push_str("NULL"),
+        }
+    }
+    out.push('}');
+    out
 }
 
 /// A statement with its values bound, not kept in the statement cache (the text changes
@@ -262,6 +330,73 @@ impl Placeholders {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use imms_db::Engine;
+
+    #[test]
+    fn array_literals_quote_every_text_and_escape_quotes_and_backslashes() {
+        let values = [
+            Value::Text(Some(r#"O"Brien\, {Jr}"#.into())),
+            Value::Text(None),
+            Value::Text(Some(String::new())),
+        ];
+        assert_eq!(
+            array_literal(values.iter()),
+            r#"{"O\"Brien\\, {Jr}",NULL,""}"#
+        );
+        let numbers = [Value::Int(Some(-3)), Value::Int(None)];
+        assert_eq!(array_literal(numbers.iter()), "{-3,NULL}");
+    }
+
+    /// Whatever a text holds (quotes, backslashes, braces, commas, the word NULL, accents,
+    /// an empty string, no value) comes back as it went in, on both engines; ids follow
+    /// the rows' order.
+    async fn hostile_texts_round_trip(engine: Engine) {
+        let t = imms_db::testing::fresh(engine).await;
+        let mut pooled = t.db.pool().acquire().await.unwrap();
+        let conn = &mut *pooled;
+        sqlx::query("CREATE TABLE rows_probe (id BIGINT, t TEXT, n BIGINT)")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let texts: Vec<Option<String>> = vec![
+            Some(r#"a "quoted" \ back\slash"#.into()),
+            Some("{braces},commas,NULL".into()),
+            Some("NULL".into()),
+            None,
+            Some(String::new()),
+            Some("Nuñez-Ó'Connor\t\n\r".into()),
+            Some("\\".into()),
+        ];
+        let mut rows = Rows::new("INSERT INTO rows_probe (id, t, n)", 3, "");
+        for (i, t) in texts.iter().enumerate() {
+            let n = (i % 2 == 0).then_some(i as i64 * -1_000_000_007);
+            rows.push(vec![(i as i64).into(), t.clone().into(), n.into()]);
+        }
+        assert_eq!(rows.execute(conn).await.unwrap(), texts.len() as u64);
+        let back: Vec<(i64, Option<String>, Option<i64>)> =
+            sqlx::query_as("SELECT id, t, n FROM rows_probe ORDER BY id")
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
+        for (i, (id, t, n)) in back.iter().enumerate() {
+            assert_eq!(*id, i as i64);
+            assert_eq!(t, &texts[i], "row {i}");
+            assert_eq!(*n, (i % 2 == 0).then_some(i as i64 * -1_000_000_007));
+        }
+        assert_eq!(back.len(), texts.len());
+        drop(pooled);
+        t.drop_database().await;
+    }
+
+    #[tokio::test]
+    async fn hostile_texts_round_trip_on_sqlite() {
+        hostile_texts_round_trip(Engine::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn hostile_texts_round_trip_on_postgres() {
+        hostile_texts_round_trip(Engine::Postgres).await;
+    }
 
     #[test]
     fn value_lists_number_placeholders_row_by_row() {
