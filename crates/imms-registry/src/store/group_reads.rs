@@ -10,13 +10,15 @@ use imms_core::Person;
 use imms_db::Engine;
 use imms_match::{keys, Prepared};
 use sha2::{Digest, Sha256};
-use sqlx::AnyConnection;
+use sqlx::any::AnyArguments;
+use sqlx::query::QueryAs;
+use sqlx::{Any, AnyConnection};
 
 use super::json_rows;
 use super::match_keys::CommonNames;
 use super::match_keys::{self, Settings, MAX_CANDIDATES};
 use super::profile_cache::ProfileCache;
-use super::rows::Placeholders;
+use super::rows::{int_array, text_array, Placeholders};
 use super::StoreError;
 use crate::vxu::Vxu;
 
@@ -154,13 +156,14 @@ impl Known {
 }
 
 /// The rows of `table` whose `fixed` columns equal the first bound values and whose
-/// `probed` column equals one of the `n` values bound after them: one index look-up per
-/// value, however many rows share the fixed columns.
+/// `probed` column equals one of the `n` values bound after them ([`bind_probed`]): one
+/// index look-up per value, however many rows share the fixed columns.
 ///
 /// SQLite does that with an IN list. PostgreSQL's planner, given a long IN list, may scan
 /// every row with the fixed columns and filter (a bulk import's statistics are stale, and
 /// a single facility holds most of the table), which makes each group's read grow with
-/// the table; a lateral look-up per value cannot be planned as a scan.
+/// the table; a lateral look-up per value cannot be planned as a scan. The values come as
+/// one array, so the text is the same for any number and is planned once per connection.
 fn probe_sql(
     style: Placeholders,
     table: &str,
@@ -181,17 +184,34 @@ fn probe_sql(
             style.list(fixed.len() + 1, n)
         ),
         Placeholders::Numbered => format!(
-            "SELECT {} FROM (VALUES {}) AS probe(v) CROSS JOIN LATERAL \
+            "SELECT {} FROM unnest({}::text[]) AS probe(v) CROSS JOIN LATERAL \
              (SELECT {} FROM {table} WHERE {fixed_equal}{probed} = probe.v LIMIT 1) found",
             select
                 .iter()
                 .map(|c| format!("found.{c}"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            style.value_lists_from(fixed.len() + 1, n, 1),
+            style.nth(fixed.len() + 1),
             select.join(", "),
         ),
     }
+}
+
+/// Binds the probed values of [`probe_sql`]: each one on SQLite, one array on PostgreSQL.
+fn bind_probed<'q, O>(
+    q: QueryAs<'q, Any, O, AnyArguments<'q>>,
+    style: Placeholders,
+    values: &'q [String],
+) -> QueryAs<'q, Any, O, AnyArguments<'q>> {
+    match style {
+        Placeholders::Positional => values.iter().fold(q, |q, v| q.bind(v)),
+        Placeholders::Numbered => q.bind(text_array(values.iter().map(String::as_str))),
+    }
+}
+
+/// Only PostgreSQL's statements keep one text whatever the number of values.
+fn keep_plan(style: Placeholders) -> bool {
+    style == Placeholders::Numbered
 }
 
 /// Groups items by a key, keeping the order of first appearance.
@@ -232,12 +252,10 @@ async fn previous_answers(
                 &["control_id", "ack", "outcome"],
                 chunk.len(),
             );
-            let mut q = sqlx::query_as::<_, (String, String, String)>(&sql)
-                .persistent(false)
+            let q = sqlx::query_as::<_, (String, String, String)>(&sql)
+                .persistent(keep_plan(style))
                 .bind(&facility);
-            for c in chunk {
-                q = q.bind(c);
-            }
+            let q = bind_probed(q, style, chunk);
             for (control, ack, outcome) in q.fetch_all(&mut *conn).await? {
                 out.insert((facility.clone(), control), (ack, outcome));
             }
@@ -273,13 +291,11 @@ async fn stored_identifiers(
                 &["value"],
                 chunk.len(),
             );
-            let mut q = sqlx::query_as::<_, (String,)>(&sql)
-                .persistent(false)
+            let q = sqlx::query_as::<_, (String,)>(&sql)
+                .persistent(keep_plan(style))
                 .bind(&facility)
                 .bind(&id_type);
-            for v in chunk {
-                q = q.bind(v);
-            }
+            let q = bind_probed(q, style, chunk);
             for (value,) in q.fetch_all(&mut *conn).await? {
                 out.insert((facility.clone(), id_type.clone(), value));
             }
@@ -310,12 +326,10 @@ async fn stored_orders(
                 &["filler_order_number"],
                 chunk.len(),
             );
-            let mut q = sqlx::query_as::<_, (String,)>(&sql)
-                .persistent(false)
+            let q = sqlx::query_as::<_, (String,)>(&sql)
+                .persistent(keep_plan(style))
                 .bind(&facility);
-            for o in chunk {
-                q = q.bind(o);
-            }
+            let q = bind_probed(q, style, chunk);
             for (order,) in q.fetch_all(&mut *conn).await? {
                 out.insert((facility.clone(), order));
             }
@@ -340,15 +354,10 @@ async fn lock_birth_dates<'a>(
     keys.sort_unstable();
     keys.dedup();
     for chunk in keys.chunks(READ_CHUNK) {
-        let sql = format!(
-            "SELECT pg_advisory_xact_lock(k) FROM (VALUES {}) AS v(k)",
-            Placeholders::of(conn).value_lists(chunk.len(), 1)
-        );
-        let mut q = sqlx::query(&sql).persistent(false);
-        for k in chunk {
-            q = q.bind(*k);
-        }
-        q.execute(&mut *conn).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS v(k)")
+            .bind(int_array(chunk.iter().copied()))
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -369,9 +378,18 @@ async fn candidates(
     for chunk in pairs.chunks(READ_CHUNK) {
         let sql = candidates_sql(style, chunk.len());
         let sql = json_rows::wrap(conn, &sql, &["n", "person_id", "h"], "");
-        let mut q = sqlx::query_as(&sql).persistent(false);
-        for (n, k) in chunk {
-            q = q.bind(*n).bind(k.as_str());
+        let mut q = sqlx::query_as(&sql).persistent(keep_plan(style));
+        match style {
+            Placeholders::Positional => {
+                for (n, k) in chunk {
+                    q = q.bind(*n).bind(k.as_str());
+                }
+            }
+            Placeholders::Numbered => {
+                q = q
+                    .bind(int_array(chunk.iter().map(|(n, _)| *n)))
+                    .bind(text_array(chunk.iter().map(|(_, k)| k.as_str())));
+            }
         }
         let rows: Vec<(i64, i64, i64)> = json_rows::fetch(conn, q).await?;
         for (n, person_id, hits) in rows {
@@ -400,7 +418,8 @@ async fn candidates(
 /// key (a bulk import's statistics are stale), which makes each group's read grow with the
 /// registry; a lateral look-up per key, fenced by `OFFSET 0` so that the planner cannot
 /// turn it back into a join, reads only the keys asked for. Its rows are one per shared
-/// key, counted by the caller, which also keeps the best.
+/// key, counted by the caller, which also keeps the best. The pairs come as two arrays
+/// ($1 the queries, $2 the keys), so the text is planned once per connection.
 fn candidates_sql(style: Placeholders, n: usize) -> String {
     match style {
         Placeholders::Positional => format!(
@@ -412,12 +431,11 @@ fn candidates_sql(style: Placeholders, n: usize) -> String {
              WHERE r <= {MAX_CANDIDATES}",
             style.value_lists(n, 2)
         ),
-        Placeholders::Numbered => format!(
-            "SELECT q.n AS n, m.person_id AS person_id, 1 AS h FROM (VALUES {}) AS q(n, k) \
+        Placeholders::Numbered => "SELECT q.n AS n, m.person_id AS person_id, 1 AS h \
+             FROM unnest($1::bigint[], $2::text[]) AS q(n, k) \
              CROSS JOIN LATERAL \
-             (SELECT person_id FROM match_keys WHERE block_key = q.k OFFSET 0) m",
-            style.value_lists(n, 2)
-        ),
+             (SELECT person_id FROM match_keys WHERE block_key = q.k OFFSET 0) m"
+            .to_string(),
     }
 }
 
@@ -441,7 +459,7 @@ mod tests {
         );
         assert_eq!(
             probe_sql(Placeholders::Numbered, "messages", &["facility_id"], "control_id", &cols, 2),
-            "SELECT found.control_id, found.ack FROM (VALUES ($2), ($3)) AS probe(v) CROSS JOIN LATERAL \
+            "SELECT found.control_id, found.ack FROM unnest($2::text[]) AS probe(v) CROSS JOIN LATERAL \
              (SELECT control_id, ack FROM messages WHERE facility_id = $1 AND control_id = probe.v LIMIT 1) found"
         );
     }

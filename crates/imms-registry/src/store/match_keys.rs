@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 
 use super::json_rows;
-use super::rows::Placeholders;
+use super::rows::{int_array, text_array, Placeholders};
 use super::StoreError;
 
 /// Most candidates scored for one query: the persons sharing the most keys with it.
@@ -345,19 +345,20 @@ const PROFILE_PARTS: [&str; 3] = [
      FROM person_addresses WHERE person_id IN ({ids})",
 ];
 
-/// [`PROFILE_PARTS`] for PostgreSQL, where `{ids}` is a `VALUES` list: given a long `IN`
-/// list, PostgreSQL may scan the whole table (a million names, for a group's few thousand
-/// candidates); a lateral look-up per id, fenced by `OFFSET 0` so that it stays one, cannot
-/// be planned as a scan.
+/// [`PROFILE_PARTS`] for PostgreSQL, the ids as one array bound once (`$1`): given a long
+/// `IN` list, PostgreSQL may scan the whole table (a million names, for a group's few
+/// thousand candidates); a lateral look-up per id, fenced by `OFFSET 0` so that it stays
+/// one, cannot be planned as a scan. One text for any number of ids: planned once per
+/// connection.
 const PROFILE_PARTS_BY_PROBE: [&str; 3] = [
     "SELECT 0 AS part, t.id AS person_id, t.id AS seq, t.birth_date AS a, t.sex AS b, '' AS c, '' AS d \
-     FROM (VALUES {ids}) AS probe(v) CROSS JOIN LATERAL \
+     FROM unnest($1::bigint[]) AS probe(v) CROSS JOIN LATERAL \
      (SELECT id, birth_date, sex FROM persons WHERE id = probe.v AND merged_into IS NULL OFFSET 0) t",
     "SELECT 1 AS part, t.person_id, t.id AS seq, t.given AS a, t.middle AS b, t.family AS c, t.suffix AS d \
-     FROM (VALUES {ids}) AS probe(v) CROSS JOIN LATERAL \
+     FROM unnest($1::bigint[]) AS probe(v) CROSS JOIN LATERAL \
      (SELECT person_id, id, given, middle, family, suffix FROM person_names WHERE person_id = probe.v OFFSET 0) t",
     "SELECT 2 AS part, t.person_id, t.id AS seq, t.street AS a, t.city AS b, t.state AS c, t.postal_code AS d \
-     FROM (VALUES {ids}) AS probe(v) CROSS JOIN LATERAL \
+     FROM unnest($1::bigint[]) AS probe(v) CROSS JOIN LATERAL \
      (SELECT person_id, id, street, city, state, postal_code FROM person_addresses WHERE person_id = probe.v OFFSET 0) t",
 ];
 
@@ -385,15 +386,7 @@ async fn read_profile_rows(
     let inner = texts[first..]
         .iter()
         .enumerate()
-        .map(|(i, part)| {
-            let from = i * ids.len() + 1;
-            let list = if by_probe {
-                marks.value_lists_from(from, ids.len(), 1)
-            } else {
-                marks.list(from, ids.len())
-            };
-            part.replace("{ids}", &list)
-        })
+        .map(|(i, part)| part.replace("{ids}", &marks.list(i * ids.len() + 1, ids.len())))
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
     let parts = &PROFILE_PARTS[first..];
@@ -403,10 +396,14 @@ async fn read_profile_rows(
         &["part", "person_id", "a", "b", "c", "d"],
         "part, seq",
     );
-    let mut q = sqlx::query_as(&sql).persistent(persistent);
-    for _ in parts {
-        for id in ids {
-            q = q.bind(id);
+    let mut q = sqlx::query_as(&sql).persistent(persistent || by_probe);
+    if by_probe {
+        q = q.bind(int_array(ids.iter().copied()));
+    } else {
+        for _ in parts {
+            for id in ids {
+                q = q.bind(id);
+            }
         }
     }
     let rows: Vec<(i64, i64, String, String, String, String)> = json_rows::fetch(conn, q).await?;
@@ -516,15 +513,18 @@ pub async fn name_counts(
                 .to_string()
         }
     };
-    let sql = format!(
-        "WITH q(k) AS (VALUES {}) SELECT k, {count} AS n FROM q",
-        style.value_lists(keys.len(), 1)
-    );
+    // PostgreSQL gets the keys as one array: one text for any number of keys.
+    let list = match style {
+        Placeholders::Positional => format!("VALUES {}", style.value_lists(keys.len(), 1)),
+        Placeholders::Numbered => "SELECT unnest($1::text[])".to_string(),
+    };
+    let sql = format!("WITH q(k) AS ({list}) SELECT k, {count} AS n FROM q");
     let sql = json_rows::wrap(conn, &sql, &["k", "n"], "");
-    let mut q = sqlx::query_as(&sql).persistent(persistent);
-    for k in keys {
-        q = q.bind(*k);
-    }
+    let q = sqlx::query_as(&sql).persistent(persistent || style == Placeholders::Numbered);
+    let q = match style {
+        Placeholders::Positional => keys.iter().fold(q, |q, k| q.bind(*k)),
+        Placeholders::Numbered => q.bind(text_array(keys.iter().copied())),
+    };
     let rows: Vec<(String, i64)> = json_rows::fetch(conn, q).await?;
     // Capped as the key-by-key count is, so that answers do not depend on the engine.
     Ok(rows

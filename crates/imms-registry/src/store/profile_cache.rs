@@ -24,7 +24,7 @@ use sqlx::AnyConnection;
 
 use super::json_rows;
 use super::match_keys;
-use super::rows::Placeholders;
+use super::rows::{int_array, Placeholders};
 use super::StoreError;
 
 /// Profiles kept at most (about a kilobyte each); the cache is emptied when full.
@@ -113,13 +113,13 @@ impl ProfileCache {
                 style.list(1, ids.len())
             ),
             // One index look-up per id: given a long IN list, PostgreSQL scans the table
-            // (see `group_reads::probe_sql`), and the table grows with the registry.
+            // (see `group_reads::probe_sql`), and the table grows with the registry. The
+            // ids come as one array: one text, planned once per connection.
             Placeholders::Numbered => format!(
                 "SELECT p.id AS id, p.birth_date AS birth_date, p.sex AS sex, \
-                 p.profile_version AS profile_version FROM (VALUES {}) AS probe(v) \
+                 p.profile_version AS profile_version FROM unnest($1::bigint[]) AS probe(v) \
                  CROSS JOIN LATERAL (SELECT {columns} FROM persons \
-                 WHERE id = probe.v AND merged_into IS NULL LIMIT 1) p",
-                style.value_lists(ids.len(), 1)
+                 WHERE id = probe.v AND merged_into IS NULL LIMIT 1) p"
             ),
         };
         let sql = json_rows::wrap(
@@ -128,10 +128,12 @@ impl ProfileCache {
             &["id", "birth_date", "sex", "profile_version"],
             "",
         );
-        let mut q = sqlx::query_as(&sql).persistent(false);
-        for id in ids {
-            q = q.bind(id);
-        }
+        let q = match style {
+            Placeholders::Positional => ids
+                .iter()
+                .fold(sqlx::query_as(&sql).persistent(false), |q, id| q.bind(id)),
+            Placeholders::Numbered => sqlx::query_as(&sql).bind(int_array(ids.iter().copied())),
+        };
         let rows: Vec<(i64, String, String, i64)> = json_rows::fetch(conn, q).await?;
         let mut missing: HashMap<i64, Profile> = HashMap::new();
         let mut versions: HashMap<i64, i64> = HashMap::new();

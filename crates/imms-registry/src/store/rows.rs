@@ -239,21 +239,43 @@ fn array_literal<'a>(values: impl Iterator<Item = &'a Value>) -> String {
         }
         match v {
             Value::Int(Some(n)) => out.push_str(&n.to_string()),
-            Value::Text(Some(t)) => {
-                out.push('"');
-                for ch in t.chars() {
-                    if ch == '"' || ch == '\\' {
-                        out.push('\\');
-                    }
-                    out.push(ch);
-                }
-                out.push('"');
-            }
+            Value::Text(Some(t)) => push_quoted(&mut out, t),
             Value::Int(None) | Value::Text(None) => out.push_str("NULL"),
         }
     }
     out.push('}');
     out
+}
+
+fn push_quoted(out: &mut String, text: &str) {
+    out.push('"');
+    for ch in text.chars() {
+        if ch == '"' || ch == '\\' {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('"');
+}
+
+/// A PostgreSQL array of texts, bound as text and cast by the statement (`$1::text[]`):
+/// one value and one statement text however many there are.
+pub fn text_array<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::from("{");
+    for (i, v) in values.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_quoted(&mut out, v);
+    }
+    out.push('}');
+    out
+}
+
+/// A PostgreSQL array of integers (`$1::bigint[]`), as [`text_array`].
+pub fn int_array(values: impl IntoIterator<Item = i64>) -> String {
+    let list: Vec<String> = values.into_iter().map(|v| v.to_string()).collect();
+    format!("{{{}}}", list.join(","))
 }
 
 /// A statement with its values bound, not kept in the statement cache (the text changes
@@ -345,6 +367,9 @@ mod tests {
         );
         let numbers = [Value::Int(Some(-3)), Value::Int(None)];
         assert_eq!(array_literal(numbers.iter()), "{-3,NULL}");
+        assert_eq!(text_array(["a\\", "\"", ""]), r#"{"a\\","\"",""}"#);
+        assert_eq!(int_array([1, -2]), "{1,-2}");
+        assert_eq!(int_array([]), "{}");
     }
 
     /// Whatever a text holds (quotes, backslashes, braces, commas, the word NULL, accents,
