@@ -193,6 +193,21 @@ impl Database {
 mod tests {
     use super::*;
 
+    /// sqlx's own close waits forever when one connection is held while another is on
+    /// its way back to the pool (a group writer keeps a connection of its own); closing
+    /// must end anyway, so that a test or `imms serve`'s shutdown cannot hang on it.
+    #[tokio::test]
+    async fn closing_ends_while_a_connection_is_held() {
+        let t = crate::testing::fresh(Engine::Sqlite).await;
+        let held = t.db.pool().acquire().await.unwrap();
+        let returning = t.db.pool().acquire().await.unwrap();
+        drop(returning);
+        let closing = tokio::time::timeout(CLOSE_WAIT * 3, t.db.close()).await;
+        assert!(closing.is_ok(), "close did not end");
+        assert!(t.db.pool().is_closed());
+        drop(held);
+    }
+
     /// The memory map must cover a registry of millions (gigabytes), which takes the
     /// compile-time bound set in .cargo/config.toml: without it SQLite stops at 2 GB.
     #[tokio::test]
