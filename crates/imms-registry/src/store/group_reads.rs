@@ -417,8 +417,8 @@ async fn candidates(
 /// PostgreSQL, given a join against a list of keys, hashes the list and scans every stored
 /// key (a bulk import's statistics are stale), which makes each group's read grow with the
 /// registry; a lateral look-up per key, fenced by `OFFSET 0` so that the planner cannot
-/// turn it back into a join, reads only the keys asked for. Its rows are one per shared
-/// key, counted by the caller, which also keeps the best. The pairs come as two arrays
+/// turn it back into a join, reads only the keys asked for. Its rows count the keys shared
+/// per query and person; the caller adds up the chunks and keeps the best. The pairs come as two arrays
 /// ($1 the queries, $2 the keys), so the text is planned once per connection.
 fn candidates_sql(style: Placeholders, n: usize) -> String {
     match style {
@@ -431,10 +431,11 @@ fn candidates_sql(style: Placeholders, n: usize) -> String {
              WHERE r <= {MAX_CANDIDATES}",
             style.value_lists(n, 2)
         ),
-        Placeholders::Numbered => "SELECT q.n AS n, m.person_id AS person_id, 1 AS h \
+        Placeholders::Numbered => "SELECT q.n AS n, m.person_id AS person_id, COUNT(*) AS h \
              FROM unnest($1::bigint[], $2::text[]) AS q(n, k) \
              CROSS JOIN LATERAL \
-             (SELECT person_id FROM match_keys WHERE block_key = q.k OFFSET 0) m"
+             (SELECT person_id FROM match_keys WHERE block_key = q.k OFFSET 0) m \
+             GROUP BY q.n, m.person_id"
             .to_string(),
     }
 }
