@@ -177,7 +177,7 @@ impl Database {
             .is_err()
         {
             tracing::warn!(
-                in_use = self.pool.size() as usize - self.pool.num_idle(),
+                in_use = (self.pool.size() as usize).saturating_sub(self.pool.num_idle()),
                 "closing the database: connections still in use were left to close on their own"
             );
         }

@@ -209,11 +209,6 @@ fn bind_probed<'q, O>(
     }
 }
 
-/// Only PostgreSQL's statements keep one text whatever the number of values.
-fn keep_plan(style: Placeholders) -> bool {
-    style == Placeholders::Numbered
-}
-
 /// Groups items by a key, keeping the order of first appearance.
 fn grouped<K: Eq + std::hash::Hash + Clone, V>(
     items: impl Iterator<Item = (K, V)>,
@@ -253,7 +248,7 @@ async fn previous_answers(
                 chunk.len(),
             );
             let q = sqlx::query_as::<_, (String, String, String)>(&sql)
-                .persistent(keep_plan(style))
+                .persistent(style.one_text_for_any_length())
                 .bind(&facility);
             let q = bind_probed(q, style, chunk);
             for (control, ack, outcome) in q.fetch_all(&mut *conn).await? {
@@ -292,7 +287,7 @@ async fn stored_identifiers(
                 chunk.len(),
             );
             let q = sqlx::query_as::<_, (String,)>(&sql)
-                .persistent(keep_plan(style))
+                .persistent(style.one_text_for_any_length())
                 .bind(&facility)
                 .bind(&id_type);
             let q = bind_probed(q, style, chunk);
@@ -327,7 +322,7 @@ async fn stored_orders(
                 chunk.len(),
             );
             let q = sqlx::query_as::<_, (String,)>(&sql)
-                .persistent(keep_plan(style))
+                .persistent(style.one_text_for_any_length())
                 .bind(&facility);
             let q = bind_probed(q, style, chunk);
             for (order,) in q.fetch_all(&mut *conn).await? {
@@ -378,7 +373,7 @@ async fn candidates(
     for chunk in pairs.chunks(READ_CHUNK) {
         let sql = candidates_sql(style, chunk.len());
         let sql = json_rows::wrap(conn, &sql, &["n", "person_id", "h"], "");
-        let mut q = sqlx::query_as(&sql).persistent(keep_plan(style));
+        let mut q = sqlx::query_as(&sql).persistent(style.one_text_for_any_length());
         match style {
             Placeholders::Positional => {
                 for (n, k) in chunk {
@@ -418,8 +413,8 @@ async fn candidates(
 /// key (a bulk import's statistics are stale), which makes each group's read grow with the
 /// registry; a lateral look-up per key, fenced by `OFFSET 0` so that the planner cannot
 /// turn it back into a join, reads only the keys asked for. Its rows count the keys shared
-/// per query and person; the caller adds up the chunks and keeps the best. The pairs come as two arrays
-/// ($1 the queries, $2 the keys), so the text is planned once per connection.
+/// per query and person; the caller adds up the chunks and keeps the best. The pairs come
+/// as two arrays ($1 the queries, $2 the keys), so the text is planned once per connection.
 fn candidates_sql(style: Placeholders, n: usize) -> String {
     match style {
         Placeholders::Positional => format!(

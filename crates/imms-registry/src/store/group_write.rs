@@ -73,9 +73,10 @@ pub(crate) async fn write_new_persons(
         6,
         "ON CONFLICT DO NOTHING",
     );
-    // The keys of persons created here: no one else can hold their ids yet, so the only
-    // possible conflict is a key given twice, kept out below; without `ON CONFLICT`
-    // PostgreSQL skips a look-up in the key index per row (most rows of an import).
+    // The keys of persons created here: no one else can hold their ids yet, and
+    // `keys::person_keys` gives each key once (sorted), so nothing can conflict; without
+    // `ON CONFLICT` PostgreSQL skips a look-up in the key index per row (most rows of an
+    // import).
     let mut match_keys = Rows::new("INSERT INTO match_keys (block_key, person_id)", 2, "");
     let mut duplicates = Rows::new(
         "INSERT INTO possible_duplicates (person_id, candidate_id, reason, created_at)",
@@ -154,8 +155,8 @@ pub(crate) async fn write_new_persons(
                 now.into(),
             ]);
         }
-        let mut given = std::collections::HashSet::new();
-        for k in plan.keys.iter().filter(|k| given.insert(*k)) {
+        debug_assert!(plan.keys.windows(2).all(|w| w[0] < w[1]), "keys given once");
+        for k in &plan.keys {
             match_keys.push(vec![k.into(), id.into()]);
         }
         let others: Vec<i64> = plan

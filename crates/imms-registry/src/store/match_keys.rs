@@ -386,10 +386,16 @@ async fn read_profile_rows(
     let inner = texts[first..]
         .iter()
         .enumerate()
-        .map(|(i, part)| part.replace("{ids}", &marks.list(i * ids.len() + 1, ids.len())))
+        .map(|(i, part)| {
+            if by_probe {
+                part.to_string()
+            } else {
+                part.replace("{ids}", &marks.list(i * ids.len() + 1, ids.len()))
+            }
+        })
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
-    let parts = &PROFILE_PARTS[first..];
+    let parts = texts.len() - first;
     let sql = json_rows::wrap(
         conn,
         &inner,
@@ -400,7 +406,7 @@ async fn read_profile_rows(
     if by_probe {
         q = q.bind(int_array(ids.iter().copied()));
     } else {
-        for _ in parts {
+        for _ in 0..parts {
             for id in ids {
                 q = q.bind(id);
             }
@@ -520,7 +526,7 @@ pub async fn name_counts(
     };
     let sql = format!("WITH q(k) AS ({list}) SELECT k, {count} AS n FROM q");
     let sql = json_rows::wrap(conn, &sql, &["k", "n"], "");
-    let q = sqlx::query_as(&sql).persistent(persistent || style == Placeholders::Numbered);
+    let q = sqlx::query_as(&sql).persistent(persistent || style.one_text_for_any_length());
     let q = match style {
         Placeholders::Positional => keys.iter().fold(q, |q, k| q.bind(*k)),
         Placeholders::Numbered => q.bind(text_array(keys.iter().copied())),

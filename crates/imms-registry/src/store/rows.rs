@@ -15,7 +15,8 @@ use sqlx::{Any, AnyConnection};
 
 use super::StoreError;
 
-/// Bound values per statement: below SQLite's 32,766 and PostgreSQL's 65,535.
+/// Bound values per SQLite statement: below its limit of 32,766. (PostgreSQL's statements
+/// bind one array per column.)
 const MAX_VALUES: usize = 30_000;
 
 /// One bound value.
@@ -98,15 +99,16 @@ impl Rows {
         self.values.is_empty()
     }
 
-    fn statements(&self, style: Placeholders) -> impl Iterator<Item = (String, &[Value])> {
-        self.statements_ending(style, self.tail)
+    /// SQLite's statements: VALUES lists of placeholders, in chunks below its limit.
+    fn statements(&self) -> impl Iterator<Item = (String, &[Value])> {
+        self.statements_ending(self.tail)
     }
 
     fn statements_ending<'a>(
         &'a self,
-        style: Placeholders,
         tail: &'a str,
     ) -> impl Iterator<Item = (String, &'a [Value])> {
+        let style = Placeholders::Positional;
         let per_statement = (MAX_VALUES / self.columns).max(1) * self.columns;
         self.values.chunks(per_statement).map(move |chunk| {
             let sql = format!(
@@ -132,7 +134,7 @@ impl Rows {
             return Ok(q.execute(&mut *conn).await?.rows_affected());
         }
         let mut inserted = 0;
-        for (sql, chunk) in self.statements(Placeholders::of(conn)) {
+        for (sql, chunk) in self.statements() {
             inserted += bound(&sql, chunk)
                 .execute(&mut *conn)
                 .await?
@@ -172,35 +174,6 @@ impl Rows {
         Ok(out)
     }
 
-    /// SQLite: inserts the rows without `RETURNING` and answers the ids SQLite gave them.
-    /// A rowid table gives each new row the highest rowid plus one, in the order of the
-    /// VALUES list, so one statement's rows are numbered consecutively up to
-    /// `last_insert_rowid()` (the pipelined writer foresees ids by the same rule).
-    /// `RETURNING` would hand every id back as a row of its own through the driver's
-    /// worker thread, a few microseconds each on the writer's path.
-    async fn numbered_by_sqlite(&self, conn: &mut AnyConnection) -> Result<Vec<i64>, StoreError> {
-        let mut out = Vec::with_capacity(self.len());
-        for (sql, chunk) in self.statements_ending(Placeholders::Positional, "") {
-            let rows = (chunk.len() / self.columns) as i64;
-            let inserted = bound(&sql, chunk)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected() as i64;
-            let (last,): (i64,) = sqlx::query_as("SELECT last_insert_rowid()")
-                .fetch_one(&mut *conn)
-                .await?;
-            if inserted != rows || last < rows {
-                return Err(StoreError::Conflict(format!(
-                    "{rows} rows to insert, {inserted} inserted"
-                )));
-            }
-            out.extend(last - rows + 1..=last);
-        }
-        Ok(out)
-    }
-}
-
-impl Rows {
     /// PostgreSQL: `INSERT INTO t (a, b) SELECT * FROM unnest($1::bigint[], $2::text[])`
     /// and the arrays to bind, one per column, typed by the rows' values (every column of
     /// this schema is BIGINT or TEXT).
@@ -226,27 +199,65 @@ impl Rows {
         );
         (sql, arrays)
     }
+
+    /// SQLite: inserts the rows without `RETURNING` and answers the ids SQLite gave them.
+    /// A rowid table gives each new row the highest rowid plus one, in the order of the
+    /// VALUES list, so one statement's rows are numbered consecutively up to
+    /// `last_insert_rowid()` (the pipelined writer foresees ids by the same rule).
+    /// `RETURNING` would hand every id back as a row of its own through the driver's
+    /// worker thread, a few microseconds each on the writer's path.
+    async fn numbered_by_sqlite(&self, conn: &mut AnyConnection) -> Result<Vec<i64>, StoreError> {
+        let mut out = Vec::with_capacity(self.len());
+        for (sql, chunk) in self.statements_ending("") {
+            let rows = (chunk.len() / self.columns) as i64;
+            let inserted = bound(&sql, chunk)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected() as i64;
+            let (last,): (i64,) = sqlx::query_as("SELECT last_insert_rowid()")
+                .fetch_one(&mut *conn)
+                .await?;
+            if inserted != rows || last < rows {
+                return Err(StoreError::Conflict(format!(
+                    "{rows} rows to insert, {inserted} inserted"
+                )));
+            }
+            out.extend(last - rows + 1..=last);
+        }
+        Ok(out)
+    }
 }
 
-/// PostgreSQL's text form of a one-dimensional array: `{1,NULL}`, `{"a","b \"c\""}`.
-/// Every text element is quoted, with `"` and `\` escaped by a backslash, so no content
-/// can end an element or the array early.
-fn array_literal<'a>(values: impl Iterator<Item = &'a Value>) -> String {
+/// PostgreSQL's text form of a one-dimensional array: `{1,NULL}`, `{"a","b \"c\""}`,
+/// each item written by `push`.
+fn array_of<T>(items: impl IntoIterator<Item = T>, push: impl Fn(&mut String, T)) -> String {
     let mut out = String::from("{");
-    for (i, v) in values.enumerate() {
+    for (i, item) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        match v {
-            Value::Int(Some(n)) => out.push_str(&n.to_string()),
-            Value::Text(Some(t)) => push_quoted(&mut out, t),
-            Value::Int(None) | Value::Text(None) => out.push_str("NULL"),
-        }
+        push(&mut out, item);
     }
     out.push('}');
     out
 }
 
+/// A column of [`Rows`] as an array, a missing value as NULL.
+fn array_literal<'a>(values: impl Iterator<Item = &'a Value>) -> String {
+    array_of(values, |out, v| match v {
+        Value::Int(Some(n)) => push_int(out, *n),
+        Value::Text(Some(t)) => push_quoted(out, t),
+        Value::Int(None) | Value::Text(None) => out.push_str("NULL"),
+    })
+}
+
+fn push_int(out: &mut String, n: i64) {
+    use std::fmt::Write;
+    let _ = write!(out, "{n}");
+}
+
+/// Every text element is quoted, with `"` and `\` escaped by a backslash, so no content
+/// can end an element or the array early.
 fn push_quoted(out: &mut String, text: &str) {
     out.push('"');
     // Copied a run at a time: most texts hold nothing to escape (an import's arrays are
@@ -265,21 +276,12 @@ fn push_quoted(out: &mut String, text: &str) {
 /// A PostgreSQL array of texts, bound as text and cast by the statement (`$1::text[]`):
 /// one value and one statement text however many there are.
 pub fn text_array<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
-    let mut out = String::from("{");
-    for (i, v) in values.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_quoted(&mut out, v);
-    }
-    out.push('}');
-    out
+    array_of(values, push_quoted)
 }
 
 /// A PostgreSQL array of integers (`$1::bigint[]`), as [`text_array`].
 pub fn int_array(values: impl IntoIterator<Item = i64>) -> String {
-    let list: Vec<String> = values.into_iter().map(|v| v.to_string()).collect();
-    format!("{{{}}}", list.join(","))
+    array_of(values, push_int)
 }
 
 /// A statement with its values bound, not kept in the statement cache (the text changes
@@ -310,6 +312,12 @@ impl Placeholders {
         } else {
             Placeholders::Numbered
         }
+    }
+
+    /// Whether a statement that takes a list has one text whatever the list's length
+    /// (PostgreSQL binds the list as an array), and so is worth preparing once.
+    pub fn one_text_for_any_length(self) -> bool {
+        self == Placeholders::Numbered
     }
 
     /// The `n`th (from 1) bound value.
@@ -442,10 +450,7 @@ mod tests {
         for i in 0..25_000 {
             rows.push(vec![i.into(), "x".into(), Value::Int(None)]);
         }
-        let parts: Vec<usize> = rows
-            .statements(Placeholders::Numbered)
-            .map(|(_, c)| c.len() / 3)
-            .collect();
+        let parts: Vec<usize> = rows.statements().map(|(_, c)| c.len() / 3).collect();
         assert_eq!(parts, vec![10_000, 10_000, 5_000]);
     }
 }
